@@ -1,0 +1,23 @@
+// Command octopus runs the Octopus event fabric and its tools.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:           "octopus",
+		Short:         "Octopus: a Kafka-compatible event fabric for distributed science",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newServeCmd(), newBenchCmd())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "octopus:", err)
+		os.Exit(1)
+	}
+}

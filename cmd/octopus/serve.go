@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/octofabric/octopus/internal/broker"
+	plog "github.com/octofabric/octopus/internal/log"
+)
+
+type serveFlags struct {
+	dataDir           string
+	kafkaListen       string
+	advertise         string
+	httpListen        string
+	fsync             string
+	fsyncInterval     time.Duration
+	defaultPartitions int32
+	autoCreate        bool
+	maxRequestBytes   int32
+	retention         time.Duration
+	retentionBytes    int64
+	segmentBytes      int64
+	logLevel          string
+	logFormat         string
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the embedded Kafka-compatible broker and the HTTP endpoints",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.dataDir, "data-dir", "./octopus-data", "directory for logs and metadata")
+	fl.StringVar(&f.kafkaListen, "kafka-listen", "127.0.0.1:9092", "Kafka protocol listener (HOST:PORT)")
+	fl.StringVar(&f.advertise, "advertise", "", "HOST:PORT given to clients (default: the Kafka listener's address)")
+	fl.StringVar(&f.httpListen, "http-listen", "127.0.0.1:8000", "HTTP listener for /healthz, /readyz and /metrics")
+	fl.StringVar(&f.fsync, "fsync", "always", "when to fsync: always (acks=all waits for disk; group commit), interval, never")
+	fl.DurationVar(&f.fsyncInterval, "fsync-interval", time.Second, "fsync period under --fsync interval")
+	fl.Int32Var(&f.defaultPartitions, "default-partitions", 1, "partitions of auto-created topics and of CreateTopics without a count")
+	fl.BoolVar(&f.autoCreate, "auto-create-topics", true, "create unknown topics when a client asks for their metadata")
+	fl.Int32Var(&f.maxRequestBytes, "max-request-bytes", 100<<20, "largest request frame accepted")
+	fl.DurationVar(&f.retention, "retention", 7*24*time.Hour, "default topic retention by age (retention.ms); negative = forever")
+	fl.Int64Var(&f.retentionBytes, "retention-bytes", -1, "default partition retention by size (retention.bytes); -1 = unlimited")
+	fl.Int64Var(&f.segmentBytes, "segment-bytes", 1<<30, "default segment size (segment.bytes)")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	return cmd
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func serve(ctx context.Context, f serveFlags) error {
+	started := time.Now()
+	logger, err := newLogger(f.logLevel, f.logFormat)
+	if err != nil {
+		return err
+	}
+	policy, err := plog.ParseFsyncPolicy(f.fsync)
+	if err != nil {
+		return fmt.Errorf("--fsync: %w", err)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	b, err := broker.New(broker.Config{
+		DataDir:           f.dataDir,
+		Advertise:         f.advertise,
+		Fsync:             policy,
+		FsyncInterval:     f.fsyncInterval,
+		DefaultPartitions: f.defaultPartitions,
+		AutoCreateTopics:  f.autoCreate,
+		MaxRequestBytes:   f.maxRequestBytes,
+		Log: plog.Config{
+			RetentionAge:   f.retention,
+			RetentionBytes: f.retentionBytes,
+			SegmentBytes:   f.segmentBytes,
+		},
+		Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	kln, err := net.Listen("tcp", f.kafkaListen)
+	if err != nil {
+		b.Close()
+		return fmt.Errorf("--kafka-listen: %w", err)
+	}
+	hln, err := net.Listen("tcp", f.httpListen)
+	if err != nil {
+		kln.Close()
+		b.Close()
+		return fmt.Errorf("--http-listen: %w", err)
+	}
+
+	var ready atomic.Bool
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := b.Metrics().Register(reg); err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	errc := make(chan error, 2)
+	go func() { errc <- b.Serve(kln) }()
+	go func() {
+		if err := hs.Serve(hln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	ready.Store(true)
+	logger.Info("ready", "kafka", kln.Addr().String(), "http", hln.Addr().String(),
+		"data_dir", f.dataDir, "fsync", policy.String(), "cluster_id", b.ClusterID(),
+		"start_ms", float64(time.Since(started).Microseconds())/1000)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "reason", strings.TrimSpace(context.Cause(ctx).Error()))
+	case runErr = <-errc:
+		logger.Error("listener failed", "err", runErr)
+	}
+	ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	hs.Shutdown(sctx)
+	if err := b.Close(); err != nil {
+		logger.Error("closing logs", "err", err)
+		return err
+	}
+	logger.Info("stopped")
+	return runErr
+}

@@ -1,0 +1,68 @@
+package broker
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ListOffsets v1-v10 (Kafka 4 removed v0).
+func init() { register(2, 1, 10, handleListOffsets) }
+
+// Special timestamps of ListOffsets.
+const (
+	latestTimestamp       = -1
+	earliestTimestamp     = -2
+	maxTimestamp          = -3 // v7+
+	earliestLocalTime     = -4 // v8+: no tiered storage, so the log start
+	latestTieredTime      = -5 // v9+: no tiered storage, so nothing
+	earliestPendingUpload = -6 // v11+, not served
+)
+
+func handleListOffsets(b *Broker, r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.ListOffsetsRequest)
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		t := b.lookupTopic(rt.Topic)
+		var parts []*partition
+		if t != nil {
+			parts = b.partitionsOf(t)
+		}
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, 0
+			switch {
+			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(parts):
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				sp.LeaderEpoch = -1
+			case rp.CurrentLeaderEpoch > 0:
+				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+			default:
+				l := parts[rp.Partition].log
+				switch rp.Timestamp {
+				case latestTimestamp:
+					sp.Offset = l.HighWatermark()
+				case earliestTimestamp, earliestLocalTime:
+					sp.Offset = l.LogStartOffset()
+				case latestTieredTime:
+					sp.Offset = -1
+				case maxTimestamp:
+					off, ts, err := l.MaxTimestamp()
+					sp.Offset, sp.Timestamp, sp.ErrorCode = off, ts, errorCode(err)
+				default:
+					if rp.Timestamp < 0 {
+						sp.ErrorCode = kerr.InvalidRequest.Code
+						break
+					}
+					off, ts, err := l.OffsetForTimestamp(rp.Timestamp)
+					sp.Offset, sp.Timestamp, sp.ErrorCode = off, ts, errorCode(err)
+				}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, nil
+}

@@ -1,0 +1,323 @@
+// Package broker is Octopus's embedded, single-node Kafka-wire broker.
+//
+// Concurrency model: the topic registry (topics.go) is guarded by one
+// RWMutex, Broker.mu; partition logs synchronise themselves (internal/log).
+// Each connection has one reader goroutine, one goroutine per in-flight
+// request and one writer goroutine that writes responses in request order
+// (conn.go). No lock is held while a handler waits (fsync, long-poll).
+package broker
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	plog "github.com/octofabric/octopus/internal/log"
+)
+
+// Config is the broker's configuration. Zero fields take the defaults noted.
+type Config struct {
+	DataDir           string           // required
+	Advertise         string           // host:port given to clients; "" = the listener's address
+	Fsync             plog.FsyncPolicy // default plog.FsyncAlways
+	FsyncInterval     time.Duration    // for FsyncInterval; default 1s
+	DefaultPartitions int32            // partitions of auto-created topics; default 1
+	AutoCreateTopics  bool             // create unknown topics named in Metadata requests
+	MaxRequestBytes   int32            // largest request frame; default 100 MiB (socket.request.max.bytes)
+	MaxInFlight       int              // requests a connection may have in progress; default 64
+	RetentionCheck    time.Duration    // how often retention runs; default 5m
+	Log               plog.Config      // defaults for every partition log (topic configs override)
+	Logger            *slog.Logger     // default slog.Default()
+}
+
+func (c *Config) setDefaults() {
+	if c.FsyncInterval <= 0 {
+		c.FsyncInterval = time.Second
+	}
+	if c.DefaultPartitions <= 0 {
+		c.DefaultPartitions = 1
+	}
+	if c.MaxRequestBytes <= 0 {
+		c.MaxRequestBytes = 100 << 20
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 64
+	}
+	if c.RetentionCheck <= 0 {
+		c.RetentionCheck = 5 * time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	c.Log.Fsync = c.Fsync
+	c.Log.FsyncInterval = c.FsyncInterval
+}
+
+// Validate reports a configuration that cannot work.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("broker: DataDir is required")
+	}
+	if c.Advertise != "" {
+		if _, _, err := net.SplitHostPort(c.Advertise); err != nil {
+			return fmt.Errorf("broker: advertise %q: %w", c.Advertise, err)
+		}
+	}
+	if c.DefaultPartitions < 0 {
+		return errors.New("broker: DefaultPartitions must be positive")
+	}
+	return nil
+}
+
+// nodeID is this broker's id: a single node is always broker 0.
+const nodeID int32 = 0
+
+// Broker serves the Kafka protocol from one data directory.
+type Broker struct {
+	cfg       Config
+	logger    *slog.Logger
+	clusterID string
+	metrics   *Metrics
+	pids      *producerIDs
+
+	mu     sync.RWMutex // guards topics, byID, closed
+	topics map[string]*topic
+	byID   map[[16]byte]*topic
+	closed bool
+
+	lnMu      sync.Mutex
+	listeners []net.Listener
+	advertise string // host:port, fixed at the first Serve
+	conns     sync.WaitGroup
+	connSet   map[*conn]struct{}
+
+	done chan struct{}
+	bg   sync.WaitGroup
+}
+
+// New opens the data directory, recovering every partition log in it.
+func New(cfg Config) (*Broker, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		cfg:     cfg,
+		logger:  cfg.Logger,
+		metrics: newMetrics(),
+		topics:  make(map[string]*topic),
+		byID:    make(map[[16]byte]*topic),
+		connSet: make(map[*conn]struct{}),
+		done:    make(chan struct{}),
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "topics"), 0o755); err != nil {
+		return nil, fmt.Errorf("broker: data dir: %w", err)
+	}
+	id, err := loadClusterID(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	b.clusterID = id
+	if b.pids, err = openProducerIDs(filepath.Join(cfg.DataDir, "producer-ids")); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := b.loadTopics(); err != nil {
+		b.closeLogs()
+		return nil, err
+	}
+	b.logger.Info("data dir opened", "dir", cfg.DataDir, "topics", len(b.topics),
+		"partitions", b.partitionCount(), "took", time.Since(start).Round(time.Microsecond))
+	b.bg.Add(1)
+	go b.retentionLoop()
+	return b, nil
+}
+
+// ClusterID is the cluster id persisted in the data directory.
+func (b *Broker) ClusterID() string { return b.clusterID }
+
+// Metrics returns the broker's Prometheus collectors.
+func (b *Broker) Metrics() *Metrics { return b.metrics }
+
+// Serve accepts Kafka connections on ln until Close. The first listener's
+// address is advertised unless Config.Advertise is set.
+func (b *Broker) Serve(ln net.Listener) error {
+	b.lnMu.Lock()
+	if b.isClosed() {
+		b.lnMu.Unlock()
+		ln.Close()
+		return net.ErrClosed
+	}
+	b.listeners = append(b.listeners, ln)
+	if b.advertise == "" {
+		b.advertise = b.cfg.Advertise
+		if b.advertise == "" {
+			b.advertise = ln.Addr().String()
+		}
+	}
+	b.lnMu.Unlock()
+
+	var tempDelay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if b.isClosed() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
+				time.Sleep(tempDelay)
+				continue
+			}
+			return err
+		}
+		tempDelay = 0
+		c := newConn(b, nc)
+		b.lnMu.Lock()
+		if b.isClosed() {
+			b.lnMu.Unlock()
+			nc.Close()
+			continue
+		}
+		b.connSet[c] = struct{}{}
+		b.conns.Add(1)
+		b.lnMu.Unlock()
+		go func() {
+			defer b.conns.Done()
+			c.serve()
+			b.lnMu.Lock()
+			delete(b.connSet, c)
+			b.lnMu.Unlock()
+		}()
+	}
+}
+
+// Close stops listening, closes every connection, then flushes and closes
+// every partition log. It is safe to call more than once.
+func (b *Broker) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	b.mu.Unlock()
+	close(b.done)
+
+	b.lnMu.Lock()
+	for _, ln := range b.listeners {
+		ln.Close()
+	}
+	for c := range b.connSet {
+		c.close()
+	}
+	b.lnMu.Unlock()
+	b.conns.Wait()
+	b.bg.Wait()
+	return b.closeLogs()
+}
+
+func (b *Broker) isClosed() bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.closed
+}
+
+// advertised returns the host and port clients are told to connect to.
+func (b *Broker) advertised() (string, int32) {
+	b.lnMu.Lock()
+	addr := b.advertise
+	b.lnMu.Unlock()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "127.0.0.1", 9092
+	}
+	var p int32
+	fmt.Sscan(port, &p)
+	return host, p
+}
+
+func (b *Broker) retentionLoop() {
+	defer b.bg.Done()
+	t := time.NewTicker(b.cfg.RetentionCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.done:
+			return
+		case now := <-t.C:
+			for _, p := range b.allPartitions() {
+				if err := p.log.EnforceRetention(now); err != nil && !errors.Is(err, plog.ErrClosed) {
+					b.logger.Error("retention failed", "topic", p.topic, "partition", p.index, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// loadClusterID reads the cluster id from DATADIR/cluster-id, creating it
+// (tmp, fsync, rename, fsync dir) on first start.
+func loadClusterID(dir string) (string, error) {
+	path := filepath.Join(dir, "cluster-id")
+	raw, err := os.ReadFile(path)
+	if err == nil {
+		id := strings.TrimSpace(string(raw))
+		if id == "" {
+			return "", fmt.Errorf("broker: %s is empty", path)
+		}
+		return id, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("broker: cluster id: %w", err)
+	}
+	var u [16]byte
+	rand.Read(u[:])
+	id := base64.RawURLEncoding.EncodeToString(u[:])
+	if err := writeFileAtomic(path, []byte(id+"\n")); err != nil {
+		return "", fmt.Errorf("broker: cluster id: %w", err)
+	}
+	return id, nil
+}
+
+// writeFileAtomic replaces path with data so that a crash leaves either the
+// old or the new content: tmp, fsync, rename, fsync dir.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
