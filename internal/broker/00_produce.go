@@ -17,7 +17,9 @@ import (
 // Batches are appended on the read loop, in request order; waiting for an
 // acks=all write to become durable happens off it, so one fsync can cover
 // many requests (group commit).
-func init() { register(0, 0, 11, handleProduce) }
+const produceKey = 0
+
+func init() { register(produceKey, 0, 11, handleProduce) }
 
 func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.ProduceRequest)

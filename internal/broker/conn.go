@@ -115,7 +115,7 @@ func (c *conn) readLoop() error {
 		if h == nil {
 			return fmt.Errorf("unknown or unsupported API key %d", key)
 		}
-		frame := make([]byte, size)
+		frame := frames.get(int(size))
 		copy(frame, head[4:])
 		if _, err := io.ReadFull(br, frame[headerFixedLen:]); err != nil {
 			return err
@@ -147,6 +147,11 @@ func (c *conn) readLoop() error {
 		}
 		c.b.metrics.requests.WithLabelValues(kmsg.NameForKey(key)).Inc()
 		resp, err := h.fn(c.b, r)
+		if key == produceKey {
+			// Produce has copied its records into the log, and nothing
+			// else aliases the frame (kmsg copies strings).
+			frames.put(frame)
+		}
 		if r.finish == nil || err != nil {
 			p.resp, p.err = resp, err
 			close(p.done)
