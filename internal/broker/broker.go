@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	plog "github.com/octofabric/octopus/internal/log"
 )
 
@@ -99,6 +101,7 @@ type Broker struct {
 	conns     sync.WaitGroup
 	connSet   map[*conn]struct{}
 
+	lock *os.File // flock on DATADIR/.lock, held until Close
 	done chan struct{}
 	bg   sync.WaitGroup
 }
@@ -121,17 +124,25 @@ func New(cfg Config) (*Broker, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "topics"), 0o755); err != nil {
 		return nil, fmt.Errorf("broker: data dir: %w", err)
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	b.lock = lock
 	id, err := loadClusterID(cfg.DataDir)
 	if err != nil {
+		b.lock.Close()
 		return nil, err
 	}
 	b.clusterID = id
 	if b.pids, err = openProducerIDs(filepath.Join(cfg.DataDir, "producer-ids")); err != nil {
+		b.lock.Close()
 		return nil, err
 	}
 	start := time.Now()
 	if err := b.loadTopics(); err != nil {
 		b.closeLogs()
+		b.lock.Close()
 		return nil, err
 	}
 	b.logger.Info("data dir opened", "dir", cfg.DataDir, "topics", len(b.topics),
@@ -223,7 +234,26 @@ func (b *Broker) Close() error {
 	b.lnMu.Unlock()
 	b.conns.Wait()
 	b.bg.Wait()
-	return b.closeLogs()
+	err := b.closeLogs()
+	b.lock.Close() // releases the flock
+	return err
+}
+
+// lockDataDir takes an exclusive flock on DATADIR/.lock, so that a second
+// broker cannot open the same logs; the kernel drops it if the process dies.
+func lockDataDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("broker: lock data dir: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("broker: data dir %s is in use by another process", dir)
+		}
+		return nil, fmt.Errorf("broker: lock data dir: %w", err)
+	}
+	return f, nil
 }
 
 func (b *Broker) isClosed() bool {

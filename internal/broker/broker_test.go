@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,5 +132,14 @@ func TestAdminErrors(t *testing.T) {
 	}
 	if dr["ok"].Err != nil || dr["missing"].Err != kerr.UnknownTopicOrPartition {
 		t.Fatalf("delete: ok=%v missing=%v", dr["ok"].Err, dr["missing"].Err)
+	}
+}
+
+func TestDataDirLocked(t *testing.T) {
+	dir := t.TempDir()
+	startBroker(t, dir, nil)
+	_, err := New(Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second broker on one data dir: err = %v", err)
 	}
 }

@@ -371,12 +371,32 @@ func (b *Broker) closeLogs() error {
 		}
 	}
 	b.mu.Unlock()
-	var errs []error
-	for _, p := range parts {
-		if err := p.log.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("%s-%d: %w", p.topic, p.index, err))
-		}
+	// Each Close may fsync; run a few at once so shutdown stays short
+	// with many partitions.
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		work = make(chan *partition)
+	)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range work {
+				if err := p.log.Close(); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("%s-%d: %w", p.topic, p.index, err))
+					mu.Unlock()
+				}
+			}
+		}()
 	}
+	for _, p := range parts {
+		work <- p
+	}
+	close(work)
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
