@@ -3,11 +3,16 @@ package broker
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	plog "github.com/octofabric/octopus/internal/log"
 )
 
 // Produce v0-v11. v0-v2 are advertised, as Kafka 4 does, only because
@@ -25,13 +30,9 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 
-	type wait struct {
-		p      *partition
-		ti, pi int   // response topic and partition index
-		offset int64 // durable once every offset below this is
-	}
-	var waits []wait
-	failed := false
+	// First the response skeleton and the appends to make; then the
+	// appends; then, for acks=all, the wait for durability.
+	var jobs []appendJob
 	for _, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
@@ -56,27 +57,36 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 			case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
 			default:
-				p := parts[rp.Partition]
-				res, err := p.log.Append(rp.Records)
-				if err != nil {
-					sp.ErrorCode = errorCode(err)
-					sp.ErrorMessage = errMessage(err)
-					break
-				}
-				b.metrics.bytesIn.Add(float64(len(rp.Records)))
-				sp.BaseOffset = res.BaseOffset
-				sp.LogStartOffset = p.log.LogStartOffset()
-				if req.Acks == -1 {
-					waits = append(waits, wait{p: p, ti: len(resp.Topics), pi: len(st.Partitions), offset: res.LastOffset + 1})
-				}
-			}
-			if sp.ErrorCode != 0 {
-				failed = true
-				b.metrics.produceErrors.WithLabelValues(strconv.Itoa(int(sp.ErrorCode))).Inc()
+				jobs = append(jobs, appendJob{p: parts[rp.Partition], records: rp.Records, ti: len(resp.Topics), pi: len(st.Partitions)})
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
+	}
+	runAppends(jobs)
+
+	failed := false
+	var waits []appendJob
+	for _, j := range jobs {
+		sp := &resp.Topics[j.ti].Partitions[j.pi]
+		if j.err != nil {
+			sp.ErrorCode, sp.ErrorMessage = errorCode(j.err), errMessage(j.err)
+			continue
+		}
+		b.metrics.bytesIn.Add(float64(len(j.records)))
+		sp.BaseOffset = j.res.BaseOffset
+		sp.LogStartOffset = j.p.log.LogStartOffset()
+		if req.Acks == -1 {
+			waits = append(waits, j)
+		}
+	}
+	for i := range resp.Topics {
+		for _, sp := range resp.Topics[i].Partitions {
+			if sp.ErrorCode != 0 {
+				failed = true
+				b.metrics.produceErrors.WithLabelValues(strconv.Itoa(int(sp.ErrorCode))).Inc()
+			}
+		}
 	}
 	if req.Acks == 0 {
 		// No response; Kafka closes the connection on an error so the
@@ -97,7 +107,7 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 		ctx, cancel := context.WithTimeout(r.ctx, timeout)
 		defer cancel()
 		for _, w := range waits {
-			if err := w.p.log.WaitDurable(ctx, w.offset); err != nil {
+			if err := w.p.log.WaitDurable(ctx, w.res.LastOffset+1); err != nil {
 				sp := &resp.Topics[w.ti].Partitions[w.pi]
 				sp.ErrorCode = errorCode(err)
 				sp.ErrorMessage = errMessage(err)
@@ -107,6 +117,50 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 		}
 		return resp, nil
 	})
+}
+
+// appendJob is one partition's records of a Produce request.
+type appendJob struct {
+	p       *partition
+	records []byte
+	ti, pi  int // response topic and partition index
+	res     plog.AppendResult
+	err     error
+}
+
+// parallelAppendBytes is the request size above which partitions are
+// appended concurrently: validating CRCs and copying into the page cache
+// is CPU work that other cores can share, and partitions are independent.
+const parallelAppendBytes = 256 << 10
+
+func runAppends(jobs []appendJob) {
+	total := 0
+	for _, j := range jobs {
+		total += len(j.records)
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(jobs))
+	if workers < 2 || total < parallelAppendBytes {
+		for i := range jobs {
+			jobs[i].res, jobs[i].err = jobs[i].p.log.Append(jobs[i].records)
+		}
+		return
+	}
+	var next atomic.Int32
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(jobs) {
+					return
+				}
+				jobs[i].res, jobs[i].err = jobs[i].p.log.Append(jobs[i].records)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 var errProduceAcks0 = errors.New("a produce request with acks=0 failed; closing the connection as Kafka does")
