@@ -238,6 +238,14 @@ func (l *Log) close(flush bool) error {
 // flushAllLocked is Close's final flush: nothing else runs any more.
 func (l *Log) flushAllLocked() (string, error) {
 	dirty := l.dirDirty
+	// Never mark clean a file that is not what we think it is.
+	act := l.active()
+	if n, err := act.file.Size(); err != nil || n != act.size {
+		if err == nil {
+			err = fmt.Errorf("%s is %d bytes, expected %d", act.path, n, act.size)
+		}
+		return "stat " + act.path, err
+	}
 	for _, s := range l.segs {
 		if s.synced < s.size {
 			if err := s.file.Sync(); err != nil {
@@ -259,7 +267,6 @@ func (l *Log) flushAllLocked() (string, error) {
 		}
 	}
 	l.durable = l.leo.Load()
-	act := l.active()
 	l.setHWLocked(l.durable, act, act.size)
 	return "", nil
 }

@@ -129,7 +129,7 @@ func readAll(tb testing.TB, l *Log, from int64) [][]byte {
 			tb.Fatalf("Read(%d): %v", off, err)
 		}
 		if v.Len() == 0 {
-			tb.Fatalf("Read(%d): empty below HW %d", off, l.HighWatermark())
+			tb.Fatalf("Read(%d): empty below HW %d\n%s", off, l.HighWatermark(), l.dump())
 		}
 		b, err := v.AppendTo(nil)
 		v.Release()

@@ -217,8 +217,13 @@ func writeFileAtomic(fsys FS, name string, b []byte) error {
 	return fsys.Rename(tmp, name)
 }
 
+const maxMetadataBytes = 64 << 20
+
 // readWholeFile reads a small metadata file.
 func readWholeFile(fsys FS, name string) ([]byte, error) {
+	if rf, ok := fsys.(interface{ ReadFile(string) ([]byte, error) }); ok {
+		return rf.ReadFile(name)
+	}
 	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
@@ -228,7 +233,7 @@ func readWholeFile(fsys FS, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n > 64<<20 {
+	if n > maxMetadataBytes {
 		return nil, fmt.Errorf("%s: %d bytes is too large for metadata", name, n)
 	}
 	b := make([]byte, n)

@@ -355,12 +355,13 @@ func (l *Log) limitLocked(seg *segment) int64 {
 // Read returns whole batches from one segment starting with the batch that
 // holds offset, at most maxBytes in total and never past the high
 // watermark. If the first batch is larger than maxBytes it is returned alone
-// when minOneBatch is set (KIP-74), else the view is empty.
+// when minOneBatch is set (KIP-74), else the view is empty. A failed log
+// answers ErrStorage, so long-polls do not spin on it.
 func (l *Log) Read(offset int64, maxBytes int32, minOneBatch bool) (View, error) {
 	l.mu.Lock()
-	if l.closed {
+	if err := l.usableLocked(); err != nil {
 		l.mu.Unlock()
-		return View{}, ErrClosed
+		return View{}, err
 	}
 	if offset < l.lso.Load() || offset > l.leo.Load() {
 		l.mu.Unlock()

@@ -655,3 +655,37 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal("Open accepted a 1 TiB segment size")
 	}
 }
+
+func TestDelete(t *testing.T) {
+	for _, fsName := range []string{"mem", "os"} {
+		t.Run(fsName, func(t *testing.T) {
+			var fsys FS = NewMemFS()
+			dir := "/d/p"
+			if fsName == "os" {
+				fsys, dir = OSFS, filepath.Join(t.TempDir(), "p")
+			}
+			l := openLog(t, fsys, dir, Config{Fsync: FsyncNever})
+			mustAppend(t, l, simpleBatch(t, 2, 1, 1))
+			v, err := l.Read(0, 1<<20, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Delete(); err != nil {
+				t.Fatal(err)
+			}
+			// A pinned view still reads after the files are gone.
+			if b, err := v.AppendTo(nil); err != nil || len(b) != v.Len() {
+				t.Fatalf("pinned view after Delete: %v", err)
+			}
+			v.Release()
+			select {
+			case <-l.Wait():
+			default:
+				t.Fatal("Wait on a deleted log blocks")
+			}
+			if _, err := fsys.ReadDir(dir); err == nil {
+				t.Fatal("directory still exists")
+			}
+		})
+	}
+}

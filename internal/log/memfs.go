@@ -64,27 +64,75 @@ func (m *MemFS) FailSyncs(err error) {
 // Syncs returns how many file Syncs have succeeded.
 func (m *MemFS) Syncs() int64 { return m.syncs.Load() }
 
-// Crash simulates a power loss: every file drops the bytes written since its
-// last successful Sync, names revert to the last SyncDir, and every open
-// handle fails from now on. No torn prefix is kept; see CrashTorn.
-func (m *MemFS) Crash() { m.crash(nil) }
+// Crash simulates a power loss in place: every file drops the bytes
+// written since its last successful Sync, names revert to the last SyncDir,
+// and every handle opened before fails from now on. No torn prefix is kept
+// (see CrashTorn). Stop using Logs opened before the crash: only their
+// handles die, and a Log still running could create new files. To crash
+// under concurrent load, use CrashImage.
+func (m *MemFS) Crash() { m.crashInPlace(nil) }
 
 // CrashTorn is Crash, except that each file keeps a random prefix (chosen by
 // seed) of its unsynced bytes, as a disk that wrote part of a request would.
-func (m *MemFS) CrashTorn(seed uint64) { m.crash(rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))) }
+func (m *MemFS) CrashTorn(seed uint64) { m.crashInPlace(newRand(seed)) }
 
-func (m *MemFS) crash(rng *rand.Rand) {
+// CrashImage returns a new MemFS holding what a power loss at this instant
+// would leave (with a random torn prefix of unsynced bytes if torn), and
+// leaves m untouched, so Logs still running on m cannot disturb the image.
+func (m *MemFS) CrashImage(torn bool, seed uint64) *MemFS {
+	var rng *rand.Rand
+	if torn {
+		rng = newRand(seed)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	img := NewMemFS()
+	for d := range m.dirs {
+		img.dirs[d] = true
+	}
+	copies := make(map[*memFile]*memFile)
+	for _, name := range sortedNames(m.durable) {
+		f := m.durable[name]
+		c := copies[f]
+		if c == nil {
+			f.mu.RLock()
+			keep := crashLen(f, rng)
+			c = &memFile{data: append([]byte(nil), f.data[:keep]...), synced: keep}
+			f.mu.RUnlock()
+			copies[f] = c
+		}
+		img.files[name], img.durable[name] = c, c
+	}
+	return img
+}
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
+
+func sortedNames(files map[string]*memFile) []string {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names) // deterministic torn lengths for a seed
+	return names
+}
+
+// crashLen is how many bytes of f a crash keeps.
+func crashLen(f *memFile, rng *rand.Rand) int {
+	keep := f.synced
+	if rng != nil && len(f.data) > f.synced {
+		keep += rng.IntN(len(f.data) - f.synced + 1)
+	}
+	return keep
+}
+
+func (m *MemFS) crashInPlace(rng *rand.Rand) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.gen++
 	m.files = make(map[string]*memFile, len(m.durable))
 	seen := make(map[*memFile]bool)
-	names := make([]string, 0, len(m.durable))
-	for name := range m.durable {
-		names = append(names, name)
-	}
-	sort.Strings(names) // deterministic torn lengths for a seed
-	for _, name := range names {
+	for _, name := range sortedNames(m.durable) {
 		f := m.durable[name]
 		m.files[name] = f
 		if seen[f] {
@@ -92,10 +140,7 @@ func (m *MemFS) crash(rng *rand.Rand) {
 		}
 		seen[f] = true
 		f.mu.Lock()
-		keep := f.synced
-		if rng != nil && len(f.data) > f.synced {
-			keep += rng.IntN(len(f.data) - f.synced + 1)
-		}
+		keep := crashLen(f, rng)
 		f.data = f.data[:keep:keep]
 		f.synced = keep
 		f.mu.Unlock()

@@ -64,16 +64,21 @@ func Open(fsys FS, dir string, cfg Config, logger *slog.Logger) (*Log, error) {
 }
 
 func (l *Log) recover() error {
-	if err := l.fs.MkdirAll(l.dir); err != nil {
-		return err
-	}
 	names, err := l.fs.ReadDir(l.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := l.fs.MkdirAll(l.dir); err != nil {
+			return err
+		}
+		names, err = nil, nil
+	}
 	if err != nil {
 		return err
 	}
 	var bases []int64
 	logs := make(map[string]bool)
+	haveCheckpoint := false
 	for _, name := range names {
+		haveCheckpoint = haveCheckpoint || name == checkpointName
 		if base, ok := parseSegmentName(name); ok {
 			bases = append(bases, base)
 			logs[strings.TrimSuffix(name, ".log")] = true
@@ -93,12 +98,14 @@ func (l *Log) recover() error {
 	}
 
 	lso := int64(0)
-	if b, err := readWholeFile(l.fs, filepath.Join(l.dir, checkpointName)); err == nil {
+	if haveCheckpoint {
+		b, err := readWholeFile(l.fs, filepath.Join(l.dir, checkpointName))
+		if err != nil {
+			return err
+		}
 		if lso, err = decodeCheckpoint(b); err != nil {
 			l.logger.Warn("log: ignoring log start checkpoint", "dir", l.dir, "err", err)
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
 	}
 
 	interval := int64(l.cfg.IndexIntervalBytes)

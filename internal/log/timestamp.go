@@ -57,6 +57,7 @@ type segView struct {
 	s       *segment
 	limit   int64
 	next    int64
+	size    int64
 	maxTs   int64
 	maxPos  int64 // position of the first batch carrying maxTs
 	offIdx  []offEntry
@@ -67,8 +68,8 @@ type segView struct {
 func (l *Log) snapshot() (views []segView, lso, hw int64, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return nil, 0, 0, ErrClosed
+	if err := l.usableLocked(); err != nil {
+		return nil, 0, 0, err
 	}
 	lso, hw = l.lso.Load(), l.hw.Load()
 	for _, s := range l.segs {
@@ -79,7 +80,7 @@ func (l *Log) snapshot() (views []segView, lso, hw int64, err error) {
 			continue
 		}
 		s.ref()
-		views = append(views, segView{s: s, limit: l.limitLocked(s), next: s.next,
+		views = append(views, segView{s: s, limit: l.limitLocked(s), next: s.next, size: s.size,
 			maxTs: s.maxTs, maxPos: s.maxTsPos, offIdx: s.offIdx, timeIdx: s.timeIdx})
 	}
 	return views, lso, hw, nil
@@ -147,7 +148,7 @@ func (l *Log) MaxTimestamp() (offset, timestamp int64, err error) {
 	defer release(views)
 	var best *segView
 	for i := range views {
-		if v := &views[i]; v.s.size > 0 && (best == nil || v.maxTs > best.maxTs) {
+		if v := &views[i]; v.size > 0 && (best == nil || v.maxTs > best.maxTs) {
 			best = v
 		}
 	}
