@@ -176,20 +176,20 @@ func E2E(ctx context.Context, cfg E2EConfig) (Result, error) {
 		return res, ctx.Err()
 	}
 
-	// Send at the fixed rate: every millisecond, whatever is due.
+	// Send at the fixed rate: every millisecond, whatever is due, until
+	// Rate*Duration records are out (late ticks are caught up, not lost).
+	total := max(1, int64(float64(cfg.Rate)*cfg.Duration.Seconds()))
 	start := time.Now()
 	tick := time.NewTicker(time.Millisecond)
-	for ctx.Err() == nil {
-		el := time.Since(start)
-		if el >= cfg.Duration {
-			break
-		}
-		due := int64(el.Seconds() * float64(cfg.Rate))
+	for ctx.Err() == nil && sent.Load() < total {
+		due := min(total, int64(time.Since(start).Seconds()*float64(cfg.Rate))+1)
 		for sent.Load() < due {
 			send(false)
 			sent.Add(1)
 		}
-		<-tick.C
+		if sent.Load() < total {
+			<-tick.C
+		}
 	}
 	tick.Stop()
 	res.Elapsed = time.Since(start)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -50,7 +51,11 @@ func WriteCSV(w io.Writer, header bool, results ...Result) error {
 // Report renders CSV produced by WriteCSV (one or more runs, possibly
 // appended by several processes) as Markdown: a table of every workload and
 // label, then for each pair a table of ratios. When a workload and label
-// appear more than once, the last row wins. Rows that repeat the header are
+// appear more than once (repeated rounds), the median run stands for them
+// (by records/s, or by p99 latency for e2e runs, whose rate is fixed; the
+// lower middle one for an even count) and the runs
+// column says how many there were; the CSV keeps every run. Rows that
+// repeat the header are
 // skipped, so concatenated files work.
 func Report(w io.Writer, in io.Reader, pairs []Pair) error {
 	cr := csv.NewReader(in)
@@ -66,7 +71,7 @@ func Report(w io.Writer, in io.Reader, pairs []Pair) error {
 	var (
 		workloads []string
 		labels    []string
-		rows      = map[[2]string]reportRow{}
+		all       = map[[2]string][]reportRow{}
 	)
 	for _, rec := range recs[1:] {
 		if slices.Equal(rec, header) || len(rec) != len(header) {
@@ -83,12 +88,25 @@ func Report(w io.Writer, in io.Reader, pairs []Pair) error {
 		if !slices.Contains(labels, lb) {
 			labels = append(labels, lb)
 		}
-		rows[[2]string{wl, lb}] = row
+		all[[2]string{wl, lb}] = append(all[[2]string{wl, lb}], row)
+	}
+	rows := make(map[[2]string]reportRow, len(all))
+	for k, rs := range all {
+		key := "records_per_s"
+		if rs[0]["mode"] == string(ModeE2E) {
+			key = "p99_ms"
+		}
+		slices.SortStableFunc(rs, func(a, b reportRow) int {
+			x, _ := a.num(key)
+			y, _ := b.num(key)
+			return cmp.Compare(x, y)
+		})
+		rows[k] = rs[(len(rs)-1)/2]
 	}
 
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
-	p("| workload | broker | records/s | MB/s | p50 ms | p99 ms | p99.9 ms | first record ms | errors |\n")
-	p("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("| workload | broker | runs | records/s | MB/s | p50 ms | p99 ms | p99.9 ms | first record ms | errors |\n")
+	p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, wl := range workloads {
 		for _, lb := range labels {
 			row, ok := rows[[2]string{wl, lb}]
@@ -105,7 +123,8 @@ func Report(w io.Writer, in io.Reader, pairs []Pair) error {
 			if row["mode"] == string(ModeConsume) {
 				first = row["first_record_ms"]
 			}
-			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", wl, lb, row["records_per_s"], row["mb_per_s"],
+			p("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", wl, lb, len(all[[2]string{wl, lb}]),
+				row["records_per_s"], row["mb_per_s"],
 				lat("p50_ms"), lat("p99_ms"), lat("p999_ms"), first, row["errors"])
 		}
 	}

@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/octofabric/octopus/internal/broker/group"
 	plog "github.com/octofabric/octopus/internal/log"
 )
 
@@ -37,6 +38,7 @@ type Config struct {
 	MaxInFlight       int              // requests a connection may have in progress; default 64
 	RetentionCheck    time.Duration    // how often retention runs; default 5m
 	Log               plog.Config      // defaults for every partition log (topic configs override)
+	Groups            group.Config     // consumer-group coordinator; its Fsync follows Fsync
 	Logger            *slog.Logger     // default slog.Default()
 }
 
@@ -89,6 +91,7 @@ type Broker struct {
 	clusterID string
 	metrics   *Metrics
 	pids      *producerIDs
+	groups    *group.Coordinator
 
 	mu     sync.RWMutex // guards topics, byID, closed
 	topics map[string]*topic
@@ -141,6 +144,16 @@ func New(cfg Config) (*Broker, error) {
 	}
 	start := time.Now()
 	if err := b.loadTopics(); err != nil {
+		b.closeLogs()
+		b.lock.Close()
+		return nil, err
+	}
+	gcfg := cfg.Groups
+	gcfg.Fsync = cfg.Fsync != plog.FsyncNever
+	if gcfg.Logger == nil {
+		gcfg.Logger = cfg.Logger
+	}
+	if b.groups, err = group.New(filepath.Join(cfg.DataDir, "groups"), gcfg); err != nil {
 		b.closeLogs()
 		b.lock.Close()
 		return nil, err
@@ -234,7 +247,7 @@ func (b *Broker) Close() error {
 	b.lnMu.Unlock()
 	b.conns.Wait()
 	b.bg.Wait()
-	err := b.closeLogs()
+	err := errors.Join(b.groups.Close(), b.closeLogs())
 	b.lock.Close() // releases the flock
 	return err
 }
@@ -318,26 +331,35 @@ func loadClusterID(dir string) (string, error) {
 	return id, nil
 }
 
+// tmpPrefix starts the names of files being written; left-overs of a crash
+// are removed at start.
+const tmpPrefix = ".tmp-"
+
 // writeFileAtomic replaces path with data so that a crash leaves either the
 // old or the new content: tmp, fsync, rename, fsync dir.
+// The temporary name is short: a topic file's own name may be at the
+// file-name limit.
 func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
+	var r [6]byte
+	rand.Read(r[:])
+	tmp := filepath.Join(filepath.Dir(path), tmpPrefix+base64.RawURLEncoding.EncodeToString(r[:]))
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
+	if err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	return syncDir(filepath.Dir(path))

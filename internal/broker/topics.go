@@ -88,7 +88,7 @@ func (b *Broker) loadTopics() error {
 	var tfs []topicFile
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasSuffix(name, ".tmp") {
+		if strings.HasPrefix(name, tmpPrefix) {
 			os.Remove(filepath.Join(b.cfg.DataDir, "topics", name))
 			continue
 		}
@@ -265,12 +265,14 @@ func (b *Broker) createTopic(name string, n int32, configs map[string]string, va
 	for i := int32(0); i < n; i++ {
 		p, err := b.openPartition(t, i)
 		if err != nil {
+			b.logger.Error("creating topic", "topic", name, "err", err)
 			b.closePartitions(t.partitions, true)
 			return nil, kafkaErr(kerr.KafkaStorageError, "%v", err)
 		}
 		t.partitions = append(t.partitions, p)
 	}
 	if err := b.saveTopic(t); err != nil {
+		b.logger.Error("persisting new topic", "topic", name, "err", err)
 		b.closePartitions(t.partitions, true)
 		return nil, kafkaErr(kerr.KafkaStorageError, "persisting topic: %v", err)
 	}

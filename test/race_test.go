@@ -1,0 +1,6 @@
+//go:build race
+
+package test
+
+// raceEnabled says the tests run with -race; the child binary is built so too.
+const raceEnabled = true
