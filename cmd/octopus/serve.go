@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/octofabric/octopus/internal/broker"
+	"github.com/octofabric/octopus/internal/broker/group"
 	plog "github.com/octofabric/octopus/internal/log"
 )
 
@@ -37,6 +38,8 @@ type serveFlags struct {
 	retention         time.Duration
 	retentionBytes    int64
 	segmentBytes      int64
+	rebalanceDelay    time.Duration
+	offsetsRetention  time.Duration
 	logLevel          string
 	logFormat         string
 	pprof             bool
@@ -65,10 +68,20 @@ func newServeCmd() *cobra.Command {
 	fl.DurationVar(&f.retention, "retention", 7*24*time.Hour, "default topic retention by age (retention.ms); negative = forever")
 	fl.Int64Var(&f.retentionBytes, "retention-bytes", -1, "default partition retention by size (retention.bytes); -1 = unlimited")
 	fl.Int64Var(&f.segmentBytes, "segment-bytes", 1<<30, "default segment size (segment.bytes)")
+	fl.DurationVar(&f.rebalanceDelay, "group-initial-rebalance-delay", 3*time.Second, "wait this long for more members before a new group's first rebalance (group.initial.rebalance.delay.ms); 0 for none")
+	fl.DurationVar(&f.offsetsRetention, "offsets-retention", 7*24*time.Hour, "drop committed offsets of groups empty for this long (offsets.retention.minutes)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fl.BoolVar(&f.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP listener")
 	return cmd
+}
+
+// nonZero maps 0 to -1, which group.Config reads as "none" (0 means default).
+func nonZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {
@@ -114,6 +127,10 @@ func serve(ctx context.Context, f serveFlags) error {
 			RetentionAge:   f.retention,
 			RetentionBytes: f.retentionBytes,
 			SegmentBytes:   f.segmentBytes,
+		},
+		Groups: group.Config{
+			InitialRebalanceDelay: nonZero(f.rebalanceDelay),
+			OffsetsRetention:      f.offsetsRetention,
 		},
 		Logger: logger,
 	})
