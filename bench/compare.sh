@@ -79,7 +79,7 @@ trap 'exit 130' INT TERM
 
 log() { echo "compare: $*" >&2; }
 run() {
-	log "+ $*"
+	log "+ $(printf '%q ' "$@")"
 	"$@"
 }
 

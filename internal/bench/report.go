@@ -51,12 +51,12 @@ func WriteCSV(w io.Writer, header bool, results ...Result) error {
 // Report renders CSV produced by WriteCSV (one or more runs, possibly
 // appended by several processes) as Markdown: a table of every workload and
 // label, then for each pair a table of ratios. When a workload and label
-// appear more than once (repeated rounds), the median run stands for them
-// (by records/s, or by p99 latency for e2e runs, whose rate is fixed; the
-// lower middle one for an even count) and the runs
-// column says how many there were; the CSV keeps every run. Rows that
-// repeat the header are
-// skipped, so concatenated files work.
+// appear more than once (repeated rounds), the median run stands for them:
+// by records/s, or by p99 latency for e2e runs, whose rate is fixed; the
+// lower middle one for an even count. The runs column says how many there
+// were and the range column gives the lowest and highest; the CSV keeps
+// every run. Rows that repeat the header are skipped, so concatenated files
+// work.
 func Report(w io.Writer, in io.Reader, pairs []Pair) error {
 	cr := csv.NewReader(in)
 	cr.FieldsPerRecord = -1
@@ -91,6 +91,7 @@ func Report(w io.Writer, in io.Reader, pairs []Pair) error {
 		all[[2]string{wl, lb}] = append(all[[2]string{wl, lb}], row)
 	}
 	rows := make(map[[2]string]reportRow, len(all))
+	spread := make(map[[2]string]string, len(all)) // "lowest–highest" of the sort key
 	for k, rs := range all {
 		key := "records_per_s"
 		if rs[0]["mode"] == string(ModeE2E) {
@@ -102,11 +103,19 @@ func Report(w io.Writer, in io.Reader, pairs []Pair) error {
 			return cmp.Compare(x, y)
 		})
 		rows[k] = rs[(len(rs)-1)/2]
+		spread[k] = "–"
+		if len(rs) > 1 {
+			unit := " rec/s"
+			if key == "p99_ms" {
+				unit = " ms p99"
+			}
+			spread[k] = rs[0][key] + "–" + rs[len(rs)-1][key] + unit
+		}
 	}
 
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
-	p("| workload | broker | runs | records/s | MB/s | p50 ms | p99 ms | p99.9 ms | first record ms | errors |\n")
-	p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("| workload | broker | runs | records/s | MB/s | p50 ms | p99 ms | p99.9 ms | first record ms | errors | range of runs |\n")
+	p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, wl := range workloads {
 		for _, lb := range labels {
 			row, ok := rows[[2]string{wl, lb}]
@@ -123,9 +132,10 @@ func Report(w io.Writer, in io.Reader, pairs []Pair) error {
 			if row["mode"] == string(ModeConsume) {
 				first = row["first_record_ms"]
 			}
-			p("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", wl, lb, len(all[[2]string{wl, lb}]),
+			k := [2]string{wl, lb}
+			p("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", wl, lb, len(all[k]),
 				row["records_per_s"], row["mb_per_s"],
-				lat("p50_ms"), lat("p99_ms"), lat("p999_ms"), first, row["errors"])
+				lat("p50_ms"), lat("p99_ms"), lat("p999_ms"), first, row["errors"], spread[k])
 		}
 	}
 	if len(pairs) == 0 {

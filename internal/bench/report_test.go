@@ -30,8 +30,8 @@ func TestReport(t *testing.T) {
 	}
 	got := out.String()
 	for _, want := range []string{
-		"| produce 100B acks=all none 8p x1 | a | 3 | 200 | 0.02 | 5.000 | 10.000 | 10.000 | – | 0 |",
-		"| produce 100B acks=all none 8p x1 | b | 1 | 50 | 0.01 | 10.000 | 20.000 | 20.000 | – | 0 |",
+		"| produce 100B acks=all none 8p x1 | a | 3 | 200 | 0.02 | 5.000 | 10.000 | 10.000 | – | 0 | 100–300 rec/s |",
+		"| produce 100B acks=all none 8p x1 | b | 1 | 50 | 0.01 | 10.000 | 20.000 | 20.000 | – | 0 | – |",
 		"| produce 100B acks=all none 8p x1 | a / b | 4.00 | 0.50 | 0.50 | 0.50 |",
 	} {
 		if !strings.Contains(got, want) {

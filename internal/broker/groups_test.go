@@ -30,7 +30,9 @@ func TestConsumerGroupRebalanceAndCommit(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			dir := t.TempDir()
-			quick := func(c *Config) { c.Groups = group.Config{InitialRebalanceDelay: -1, MinSessionTimeout: 100 * time.Millisecond} }
+			quick := func(c *Config) {
+				c.Groups = group.Config{InitialRebalanceDelay: -1, MinSessionTimeout: 100 * time.Millisecond}
+			}
 			b, addr := startBroker(t, dir, quick)
 			adm := kadm.NewClient(newClient(t, addr))
 			if _, err := adm.CreateTopic(ctx, 4, 1, nil, "work"); err != nil {
