@@ -391,6 +391,10 @@ func errorCode(err error) int16 {
 		return kerr.UnsupportedForMessageFormat.Code
 	case errors.Is(err, plog.ErrMessageTooLarge):
 		return kerr.MessageTooLarge.Code
+	case errors.Is(err, plog.ErrOutOfOrderSequence):
+		return kerr.OutOfOrderSequenceNumber.Code
+	case errors.Is(err, plog.ErrInvalidEpoch):
+		return kerr.InvalidProducerEpoch.Code
 	case errors.Is(err, plog.ErrOffsetOutOfRange):
 		return kerr.OffsetOutOfRange.Code
 	case errors.Is(err, plog.ErrClosed):

@@ -261,6 +261,12 @@ func (l *Log) flushAllLocked() (string, error) {
 			dirty = true
 		}
 	}
+	if leo := l.leo.Load(); l.snapUpTo != leo && (len(l.producers) > 0 || leo != l.lso.Load()) {
+		if err := l.saveProducersLocked(); err != nil {
+			return "write producer snapshot", err
+		}
+		dirty = true
+	}
 	if dirty {
 		if err := l.fs.SyncDir(l.dir); err != nil {
 			return "fsync dir", err

@@ -100,6 +100,8 @@ type Log struct {
 	pendingSeal []*segment
 	timer       *time.Timer // FsyncInterval
 	timerArmed  bool
+	producers   map[int64]*producerEntry // idempotent producers (producers.go)
+	snapUpTo    int64                    // log end offset the producer snapshot on disk covers, -1 none
 }
 
 // AppendResult describes a successful Append.
@@ -107,6 +109,7 @@ type AppendResult struct {
 	BaseOffset   int64 // offset of the first record appended
 	LastOffset   int64 // offset of the last record appended
 	MaxTimestamp int64 // largest batch MaxTimestamp among the appended batches
+	Duplicate    bool  // a retried idempotent batch: nothing was written, offsets are the original's
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -169,6 +172,12 @@ func (l *Log) Append(batches []byte) (AppendResult, error) {
 	if l.werr != nil {
 		return AppendResult{}, l.storageErr()
 	}
+	if dup, err := l.checkProducersLocked(batches); err != nil || dup != nil {
+		if err != nil {
+			return AppendResult{}, err
+		}
+		return AppendResult{BaseOffset: dup.firstOffset, LastOffset: dup.lastOffset, MaxTimestamp: maxTs, Duplicate: true}, nil
+	}
 	base := l.leo.Load()
 	last := base + records - 1
 	seg := l.active()
@@ -202,6 +211,7 @@ func (l *Log) Append(batches []byte) (AppendResult, error) {
 	}
 	l.leo.Store(off)
 	l.size.Add(n)
+	l.recordProducersLocked(batches, now.UnixMilli())
 
 	switch l.cfg.Fsync {
 	case FsyncAlways:
@@ -218,6 +228,10 @@ func (l *Log) Append(batches []byte) (AppendResult, error) {
 // rollLocked seals the active segment and starts a new one at the log end.
 // The flusher fsyncs the sealed segment and writes its indexes.
 func (l *Log) rollLocked() error {
+	// Producer state as of the roll bounds what Open must replay.
+	if err := l.saveProducersLocked(); err != nil {
+		return l.failLocked("write producer snapshot", err)
+	}
 	old := l.active()
 	seg, err := createSegment(l.fs, l.dir, l.leo.Load())
 	if err != nil {

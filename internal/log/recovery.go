@@ -54,7 +54,11 @@ func Open(fsys FS, dir string, cfg Config, logger *slog.Logger) (*Log, error) {
 	cfg = cfg.WithDefaults()
 	l := &Log{fs: fsys, dir: dir, logger: logger, now: time.Now, cfg: cfg, notify: make(chan struct{})}
 	l.maxBatch.Store(cfg.MaxBatchBytes)
-	if err := l.recover(); err != nil {
+	err := l.recover()
+	if err == nil {
+		err = l.loadProducers()
+	}
+	if err != nil {
 		for _, s := range l.segs {
 			s.unref()
 		}
