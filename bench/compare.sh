@@ -57,6 +57,7 @@ MD="$OUT/results.md"
 rm -f "$CSV" "$MD"
 
 BROKER_PID=""
+CHILD="" # the command run() is waiting for
 stop_broker() {
 	if [[ -n "$BROKER_PID" ]]; then
 		kill -TERM "$BROKER_PID" 2>/dev/null || true
@@ -71,16 +72,34 @@ stop_broker() {
 	fi
 }
 cleanup() {
+	if [[ -n "$CHILD" ]]; then
+		kill -TERM "$CHILD" 2>/dev/null || true
+		wait "$CHILD" 2>/dev/null || true
+	fi
 	stop_broker
-	rm -rf "$WORK"/data-*
+	rm -rf "$WORK"/data-* "$WORK/octopus" "$WORK/kfake" "$WORK/times"
+	# With --out elsewhere, keep the brokers' logs there and drop the rest.
+	if [[ "$OUT" != "$WORK" ]]; then
+		mkdir -p "$OUT/logs"
+		mv "$WORK"/*.log "$OUT/logs/" 2>/dev/null || true
+		rm -rf "$WORK"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { echo "compare: $*" >&2; }
+# run logs and runs a command. It runs in the background and is waited for,
+# so a SIGTERM to this script is handled at once (bash defers traps while a
+# foreground child runs) and the trap can stop it.
 run() {
 	log "+ $(printf '%q ' "$@")"
-	"$@"
+	"$@" &
+	CHILD=$!
+	local rc=0
+	wait "$CHILD" || rc=$?
+	CHILD=""
+	return "$rc"
 }
 
 if [[ $SMOKE == 1 ]]; then

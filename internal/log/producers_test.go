@@ -21,7 +21,7 @@ func idempotentBatch(tb testing.TB, n int, id int64, epoch int16, seq int32) []b
 func TestIdempotentProducer(t *testing.T) {
 	fsys := NewMemFS()
 	l := openLog(t, fsys, "p", Config{Fsync: FsyncNever})
-	first := mustAppend(t, l, idempotentBatch(t, 3, 7, 0, 0)) // offsets 0-2, seq 0-2
+	first := mustAppend(t, l, idempotentBatch(t, 3, 7, 0, 0))  // offsets 0-2, seq 0-2
 	mustAppend(t, l, simpleBatch(t, 2, 1, 1))                  // non-idempotent: 3-4
 	second := mustAppend(t, l, idempotentBatch(t, 2, 7, 0, 3)) // 5-6, seq 3-4
 
@@ -55,8 +55,8 @@ func TestIdempotentProducer(t *testing.T) {
 			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
 		}
 	}
-	mustAppend(t, l, idempotentBatch(t, 1, 7, 0, 5)) // in order: 7
-	mustAppend(t, l, idempotentBatch(t, 1, 7, 1, 0)) // new epoch from 0: 8
+	mustAppend(t, l, idempotentBatch(t, 1, 7, 0, 5))  // in order: 7
+	mustAppend(t, l, idempotentBatch(t, 1, 7, 1, 0))  // new epoch from 0: 8
 	mustAppend(t, l, idempotentBatch(t, 1, 9, 0, 42)) // unknown producer may start anywhere: 9
 
 	// State survives a clean restart (snapshot) and a crash (replay).
