@@ -75,6 +75,7 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 		}
 		b.metrics.bytesIn.Add(float64(len(j.records)))
 		sp.BaseOffset = j.res.BaseOffset
+		sp.LogAppendTime = j.res.LogAppendTime
 		sp.LogStartOffset = j.p.log.LogStartOffset()
 		if req.Acks == -1 {
 			waits = append(waits, j)

@@ -60,11 +60,13 @@ func init() {
 			c.IndexIntervalBytes = n
 			return err
 		}},
-		{"message.timestamp.type", kmsg.ConfigTypeString, func(plog.Config) string { return "CreateTime" }, func(_ *plog.Config, v string) error {
-			if v != "CreateTime" {
-				return fmt.Errorf("message.timestamp.type %q is not supported yet, only CreateTime", v)
+		{"message.timestamp.type", kmsg.ConfigTypeString, func(c plog.Config) string { return timestampType(c.LogAppendTime) }, func(c *plog.Config, v string) error {
+			switch v {
+			case "CreateTime", "LogAppendTime":
+				c.LogAppendTime = v == "LogAppendTime"
+				return nil
 			}
-			return nil
+			return fmt.Errorf("must be CreateTime or LogAppendTime")
 		}},
 		{"compression.type", kmsg.ConfigTypeString, func(plog.Config) string { return "producer" }, func(_ *plog.Config, v string) error {
 			if v != "producer" {
@@ -179,6 +181,13 @@ func (b *Broker) brokerConfigs() map[string]string {
 		"log.retention.bytes":       strconv.FormatInt(d.RetentionBytes, 10),
 		"log.flush.policy":          b.cfg.Fsync.String(),
 	}
+}
+
+func timestampType(logAppendTime bool) string {
+	if logAppendTime {
+		return "LogAppendTime"
+	}
+	return "CreateTime"
 }
 
 func durationMs(d time.Duration) string {

@@ -347,6 +347,35 @@ func (b *Broker) addPartitions(t *topic, n int32, validateOnly bool) *topicErr {
 	return nil
 }
 
+// alterTopicConfigs replaces t's overrides with configs, persists them and
+// applies them to every partition log.
+func (b *Broker) alterTopicConfigs(t *topic, configs map[string]string, validateOnly bool) *topicErr {
+	cfg, err := logConfig(b.cfg.Log, configs)
+	if err != nil {
+		return kafkaErr(kerr.InvalidConfig, "%v", err)
+	}
+	if validateOnly {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.topics[t.name] != t {
+		return kafkaErr(kerr.UnknownTopicOrPartition, "This server does not host this topic-partition.")
+	}
+	old := t.configs
+	t.configs = configs
+	if err := b.saveTopic(t); err != nil {
+		t.configs = old
+		b.logger.Error("persisting topic configs", "topic", t.name, "err", err)
+		return kafkaErr(kerr.KafkaStorageError, "persisting topic configs: %v", err)
+	}
+	for _, p := range t.partitions {
+		p.log.SetConfig(cfg)
+	}
+	b.logger.Info("topic configs changed", "topic", t.name, "configs", configs)
+	return nil
+}
+
 func (b *Broker) closePartitions(parts []*partition, remove bool) {
 	for _, p := range parts {
 		var err error

@@ -69,4 +69,5 @@ type Config struct {
 	MaxBatchBytes      int32         // largest batch accepted; default 1048588 (Kafka's max.message.bytes)
 	Fsync              FsyncPolicy   // default FsyncAlways
 	FsyncInterval      time.Duration // for FsyncInterval; default 1s
+	LogAppendTime      bool          // message.timestamp.type=LogAppendTime: the broker's clock stamps each batch
 }

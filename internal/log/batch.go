@@ -132,3 +132,16 @@ func stampBatch(b []byte, baseOffset int64) {
 	binary.BigEndian.PutUint64(b[offBaseOffset:], uint64(baseOffset))
 	binary.BigEndian.PutUint32(b[offLeaderEpoch:], 0)
 }
+
+// stampAppendTime marks every batch as LogAppendTime with maxTimestamp ts
+// and recomputes its CRC. The batches have been validated.
+func stampAppendTime(b []byte, ts int64) {
+	for len(b) > 0 {
+		size := int(binary.BigEndian.Uint32(b[offLength:])) + 12
+		attrs := binary.BigEndian.Uint16(b[offAttributes:])
+		binary.BigEndian.PutUint16(b[offAttributes:], attrs|attrLogAppendTime)
+		binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(ts))
+		binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:size], castagnoli))
+		b = b[size:]
+	}
+}

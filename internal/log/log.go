@@ -80,6 +80,7 @@ type Log struct {
 	// Read without mu; written with mu held.
 	leo, hw, lso, size atomic.Int64
 	maxBatch           atomic.Int32
+	appendTime         atomic.Bool // cfg.LogAppendTime
 
 	metaMu sync.Mutex // serialises log-start checkpoint writers; taken before mu
 
@@ -106,10 +107,11 @@ type Log struct {
 
 // AppendResult describes a successful Append.
 type AppendResult struct {
-	BaseOffset   int64 // offset of the first record appended
-	LastOffset   int64 // offset of the last record appended
-	MaxTimestamp int64 // largest batch MaxTimestamp among the appended batches
-	Duplicate    bool  // a retried idempotent batch: nothing was written, offsets are the original's
+	BaseOffset    int64 // offset of the first record appended
+	LastOffset    int64 // offset of the last record appended
+	MaxTimestamp  int64 // largest batch MaxTimestamp among the appended batches
+	Duplicate     bool  // a retried idempotent batch: nothing was written, offsets are the original's
+	LogAppendTime int64 // the broker's timestamp under LogAppendTime, else -1
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -163,6 +165,13 @@ func (l *Log) Append(batches []byte) (AppendResult, error) {
 	}
 	n := int64(len(batches))
 	now := l.now()
+	appendTime := l.appendTime.Load()
+	if appendTime {
+		// The stamp lies inside the CRC, so each batch's CRC is
+		// recomputed: the one case where the log rewrites bytes.
+		maxTs = now.UnixMilli()
+		stampAppendTime(batches, maxTs)
+	}
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -176,7 +185,7 @@ func (l *Log) Append(batches []byte) (AppendResult, error) {
 		if err != nil {
 			return AppendResult{}, err
 		}
-		return AppendResult{BaseOffset: dup.firstOffset, LastOffset: dup.lastOffset, MaxTimestamp: maxTs, Duplicate: true}, nil
+		return AppendResult{BaseOffset: dup.firstOffset, LastOffset: dup.lastOffset, MaxTimestamp: maxTs, Duplicate: true, LogAppendTime: -1}, nil
 	}
 	base := l.leo.Load()
 	last := base + records - 1
@@ -222,7 +231,11 @@ func (l *Log) Append(batches []byte) (AppendResult, error) {
 	default:
 		l.setHWLocked(off, seg, seg.size)
 	}
-	return AppendResult{BaseOffset: base, LastOffset: off - 1, MaxTimestamp: maxTs}, nil
+	res := AppendResult{BaseOffset: base, LastOffset: off - 1, MaxTimestamp: maxTs, LogAppendTime: -1}
+	if appendTime {
+		res.LogAppendTime = maxTs
+	}
+	return res, nil
 }
 
 // rollLocked seals the active segment and starts a new one at the log end.
@@ -292,6 +305,7 @@ func (l *Log) SetConfig(cfg Config) {
 	defer l.mu.Unlock()
 	l.cfg = cfg
 	l.maxBatch.Store(cfg.MaxBatchBytes)
+	l.appendTime.Store(cfg.LogAppendTime)
 	if cfg.Fsync != FsyncAlways {
 		seg := l.active()
 		l.setHWLocked(l.leo.Load(), seg, seg.size)

@@ -689,3 +689,22 @@ func TestDelete(t *testing.T) {
 		})
 	}
 }
+
+func TestLogAppendTime(t *testing.T) {
+	l := openLog(t, NewMemFS(), "lat", Config{Fsync: FsyncNever, LogAppendTime: true})
+	defer l.Close()
+	now := time.UnixMilli(5_000_000)
+	l.now = func() time.Time { return now }
+	res := mustAppend(t, l, simpleBatch(t, 3, 1000, 4))
+	if res.LogAppendTime != now.UnixMilli() {
+		t.Fatalf("LogAppendTime = %d", res.LogAppendTime)
+	}
+	got := readAll(t, l, 0) // readAll checks every CRC
+	h, _ := parseBatchPrefix(got[0])
+	if h.attributes&attrLogAppendTime == 0 || h.maxTimestamp != now.UnixMilli() {
+		t.Fatalf("stored batch: attributes %x max timestamp %d", h.attributes, h.maxTimestamp)
+	}
+	if off, ts, err := l.OffsetForTimestamp(now.UnixMilli()); err != nil || off != 0 || ts != now.UnixMilli() {
+		t.Fatalf("OffsetForTimestamp = %d %d %v", off, ts, err)
+	}
+}

@@ -54,6 +54,7 @@ func Open(fsys FS, dir string, cfg Config, logger *slog.Logger) (*Log, error) {
 	cfg = cfg.WithDefaults()
 	l := &Log{fs: fsys, dir: dir, logger: logger, now: time.Now, cfg: cfg, notify: make(chan struct{})}
 	l.maxBatch.Store(cfg.MaxBatchBytes)
+	l.appendTime.Store(cfg.LogAppendTime)
 	err := l.recover()
 	if err == nil {
 		err = l.loadProducers()
