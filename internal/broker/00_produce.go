@@ -77,7 +77,7 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 		sp.BaseOffset = j.res.BaseOffset
 		sp.LogAppendTime = j.res.LogAppendTime
 		sp.LogStartOffset = j.p.log.LogStartOffset()
-		if req.Acks == -1 {
+		if req.Acks == -1 && !j.p.log.Durable(j.res.LastOffset+1) {
 			waits = append(waits, j)
 		}
 	}

@@ -154,6 +154,14 @@ func (l *Log) WaitDurable(ctx context.Context, offset int64) error {
 	return l.waitDurableLocked(ctx, offset)
 }
 
+// Durable reports whether WaitDurable(offset) would return nil at once:
+// the policy does not wait, or an fsync already covers offset.
+func (l *Log) Durable(offset int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.werr == nil && !l.closed && (l.cfg.Fsync != FsyncAlways || l.durable >= offset)
+}
+
 // waitDurableLocked waits with mu held on entry; it returns with mu released.
 func (l *Log) waitDurableLocked(ctx context.Context, offset int64) error {
 	for {
