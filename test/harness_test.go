@@ -40,6 +40,9 @@ var bin struct {
 }
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(groupMemberEnv); spec != "" {
+		os.Exit(runGroupMember(spec)) // this process is a consumer for a group test
+	}
 	code := m.Run()
 	if bin.dir != "" {
 		os.RemoveAll(bin.dir)
