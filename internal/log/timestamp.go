@@ -4,12 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
-
-// decompressor is safe for concurrent use.
-var decompressor = kgo.DefaultDecompressor()
 
 // forEachRecord decodes the batch b and calls fn with each record's offset
 // and timestamp until fn returns false. LogAppendTime batches give every
@@ -25,7 +21,7 @@ func forEachRecord(b []byte, fn func(offset, ts int64) bool) error {
 	count := int32(binary.BigEndian.Uint32(b[offNumRecords:]))
 	raw := b[batchHeaderLen:h.size]
 	if codec := h.attributes & attrCodecMask; codec != 0 {
-		if raw, err = decompressor.Decompress(raw, kgo.CompressionCodecType(codec)); err != nil {
+		if raw, err = decompress(raw, codec); err != nil {
 			return fmt.Errorf("%w: decompress: %w", ErrCorrupt, err)
 		}
 	}
