@@ -1,8 +1,10 @@
 # Makefile: the entry points for building and testing Octopus.
 #
-#   make test         the whole suite on a fresh machine: test dependencies,
-#                     every package with -race (summary: gotestsum's DONE
-#                     line), then every fuzz target for FUZZTIME each
+#   make test         the whole suite on a fresh machine: test dependencies
+#                     (kcat, Apache Kafka), every package with -race (summary:
+#                     gotestsum's DONE line), then every fuzz target for
+#                     FUZZTIME each
+#   make kafka        install Apache Kafka (the tests' oracle) from Maven jars
 #   make build        build ./bin/octopus
 #   make serve        run the broker from source (SERVE_ARGS=... to add flags)
 #   make crash100     the long crash-recovery suite (100 SIGKILL cycles)
@@ -21,17 +23,22 @@ FUZZTIME ?= 10s
 BIN ?= bin/octopus
 SERVE_ARGS ?=
 
-.PHONY: all build test test-deps test-go fuzz serve crash100 bench-smoke lint
+.PHONY: all build test test-deps kafka test-go fuzz serve crash100 bench-smoke lint
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/octopus
 
-test: test-deps test-go fuzz
+test: test-deps kafka test-go fuzz
 
 test-deps:
 	bash scripts/install-test-deps.sh
+
+# kafka: Apache Kafka 4 jars for the differential tests (test/differential_test.go),
+# which fail under CI without them; idempotent, needs Java 17+ and Maven.
+kafka:
+	bash scripts/kafka.sh install
 
 test-go:
 	$(GO) run $(GOTESTSUM) --format $(GOTESTSUM_FORMAT) -- -race -count=1 -timeout $(TEST_TIMEOUT) ./...

@@ -44,6 +44,7 @@ func TestMain(m *testing.M) {
 		os.Exit(runGroupMember(spec)) // this process is a consumer for a group test
 	}
 	code := m.Run()
+	stopSharedKafka()
 	if bin.dir != "" {
 		os.RemoveAll(bin.dir)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/octofabric/octopus/internal/broker"
+	"github.com/octofabric/octopus/internal/broker/group"
 	plog "github.com/octofabric/octopus/internal/log"
 )
 
@@ -37,7 +38,10 @@ func startInProcess(t *testing.T, opts inProcOpts) (addr string, stop func(), di
 		DataDir:           dir,
 		DefaultPartitions: opts.DefaultPartitions,
 		AutoCreateTopics:  opts.AutoCreate,
-		Logger:            slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// Groups form at once, as in the Kafka the differential tests
+		// start (group.initial.rebalance.delay.ms=0).
+		Groups: group.Config{InitialRebalanceDelay: -1},
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if opts.Fsync != "" {
 		p, err := plog.ParseFsyncPolicy(opts.Fsync)

@@ -71,6 +71,9 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 		sp := &resp.Topics[j.ti].Partitions[j.pi]
 		if j.err != nil {
 			sp.ErrorCode, sp.ErrorMessage = errorCode(j.err), errMessage(j.err)
+			if recordValidationError(j.err) {
+				sp.LogStartOffset = j.p.log.LogStartOffset() // as Kafka reports it for these
+			}
 			continue
 		}
 		b.metrics.bytesIn.Add(float64(len(j.records)))
@@ -165,6 +168,14 @@ func runAppends(jobs []appendJob) {
 }
 
 var errProduceAcks0 = errors.New("a produce request with acks=0 failed; closing the connection as Kafka does")
+
+// recordValidationError reports errors about the records themselves, for
+// which Kafka's response carries the partition's log start offset; for
+// size, CRC and storage errors it carries -1.
+func recordValidationError(err error) bool {
+	return !errors.Is(err, plog.ErrMessageTooLarge) && !errors.Is(err, plog.ErrCorrupt) &&
+		!errors.Is(err, plog.ErrStorage) && !errors.Is(err, plog.ErrClosed)
+}
 
 func errMessage(err error) *string {
 	if err == nil {

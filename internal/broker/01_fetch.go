@@ -115,6 +115,8 @@ func (b *Broker) gatherFetch(r *request, req *kmsg.FetchRequest) (*kmsg.FetchRes
 				}
 			}
 			if sp.ErrorCode != 0 {
+				// Kafka reports no offsets with a partition error.
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 				immediate = true
 			}
 			st.Partitions = append(st.Partitions, sp)

@@ -36,7 +36,6 @@ func handleListOffsets(b *Broker, r *request) (kmsg.Response, error) {
 			switch {
 			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(parts):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				sp.LeaderEpoch = -1
 			case rp.CurrentLeaderEpoch > 0:
 				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
 			default:
@@ -53,12 +52,16 @@ func handleListOffsets(b *Broker, r *request) (kmsg.Response, error) {
 					sp.Offset, sp.Timestamp, sp.ErrorCode = off, ts, errorCode(err)
 				default:
 					if rp.Timestamp < 0 {
-						sp.ErrorCode = kerr.InvalidRequest.Code
+						// A special timestamp of a version we do not serve.
+						sp.ErrorCode = kerr.UnsupportedVersion.Code
 						break
 					}
 					off, ts, err := l.OffsetForTimestamp(rp.Timestamp)
 					sp.Offset, sp.Timestamp, sp.ErrorCode = off, ts, errorCode(err)
 				}
+			}
+			if sp.ErrorCode != 0 || sp.Offset < 0 {
+				sp.LeaderEpoch = -1 // no record, no epoch
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}

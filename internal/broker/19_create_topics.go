@@ -16,7 +16,12 @@ func handleCreateTopics(b *Broker, r *request) (kmsg.Response, error) {
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
 	}
+	answered := make(map[string]bool)
 	for _, rt := range req.Topics {
+		if answered[rt.Topic] {
+			continue // Kafka answers a name given twice once
+		}
+		answered[rt.Topic] = true
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
 		st.NumPartitions, st.ReplicationFactor = -1, -1

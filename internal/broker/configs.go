@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"time"
@@ -68,6 +69,16 @@ func init() {
 			}
 			return fmt.Errorf("must be CreateTime or LogAppendTime")
 		}},
+		{"message.timestamp.after.max.ms", kmsg.ConfigTypeLong, func(c plog.Config) string { return unlimitedMs(c.MaxTimestampAhead) }, func(c *plog.Config, v string) error {
+			ms, err := parseLong(v, 0)
+			c.MaxTimestampAhead = limitMs(ms)
+			return err
+		}},
+		{"message.timestamp.before.max.ms", kmsg.ConfigTypeLong, func(c plog.Config) string { return unlimitedMs(c.MaxTimestampBehind) }, func(c *plog.Config, v string) error {
+			ms, err := parseLong(v, 0)
+			c.MaxTimestampBehind = limitMs(ms)
+			return err
+		}},
 		{"compression.type", kmsg.ConfigTypeString, func(plog.Config) string { return "producer" }, func(_ *plog.Config, v string) error {
 			if v != "producer" {
 				return fmt.Errorf("compression.type %q is not supported: batches are stored as the producer compressed them (\"producer\")", v)
@@ -100,29 +111,8 @@ func logConfig(base plog.Config, overrides map[string]string) (plog.Config, erro
 	return cfg, nil
 }
 
-// effectiveLogConfig is the log config defaults as the log package fills them.
-func (b *Broker) effectiveLogConfig() plog.Config {
-	c := b.cfg.Log
-	if c.SegmentBytes <= 0 {
-		c.SegmentBytes = 1 << 30
-	}
-	if c.SegmentAge <= 0 {
-		c.SegmentAge = 7 * 24 * time.Hour
-	}
-	if c.RetentionBytes == 0 {
-		c.RetentionBytes = -1
-	}
-	if c.RetentionAge == 0 {
-		c.RetentionAge = 7 * 24 * time.Hour
-	}
-	if c.IndexIntervalBytes <= 0 {
-		c.IndexIntervalBytes = 4096
-	}
-	if c.MaxBatchBytes <= 0 {
-		c.MaxBatchBytes = 1048588
-	}
-	return c
-}
+// effectiveLogConfig is the log config with the log package's defaults.
+func (b *Broker) effectiveLogConfig() plog.Config { return b.cfg.Log.WithDefaults() }
 
 // describeTopicConfigs lists a topic's configs, filtered to keys if any.
 func (b *Broker) describeTopicConfigs(t *topic, keys []string, synonyms, docs bool) []kmsg.DescribeConfigsResponseResourceConfig {
@@ -181,6 +171,26 @@ func (b *Broker) brokerConfigs() map[string]string {
 		"log.retention.bytes":       strconv.FormatInt(d.RetentionBytes, 10),
 		"log.flush.policy":          b.cfg.Fsync.String(),
 	}
+}
+
+// unlimitedMs shows a bound as Kafka does: no bound is Long.MAX_VALUE.
+func unlimitedMs(d time.Duration) string {
+	if d < 0 {
+		return strconv.FormatInt(math.MaxInt64, 10)
+	}
+	return strconv.FormatInt(d.Milliseconds(), 10)
+}
+
+// limitMs reads such a bound; 0 means none may differ, which the log
+// expresses as the smallest positive duration.
+func limitMs(ms int64) time.Duration {
+	switch {
+	case ms >= math.MaxInt64/int64(time.Millisecond):
+		return -1
+	case ms == 0:
+		return time.Nanosecond
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 func timestampType(logAppendTime bool) string {

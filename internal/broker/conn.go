@@ -395,6 +395,8 @@ func errorCode(err error) int16 {
 		return kerr.OutOfOrderSequenceNumber.Code
 	case errors.Is(err, plog.ErrInvalidEpoch):
 		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, plog.ErrInvalidTimestamp):
+		return kerr.InvalidTimestamp.Code
 	case errors.Is(err, plog.ErrOffsetOutOfRange):
 		return kerr.OffsetOutOfRange.Code
 	case errors.Is(err, plog.ErrClosed):

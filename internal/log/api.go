@@ -50,13 +50,14 @@ func (p FsyncPolicy) String() string {
 
 // Errors returned by Log methods. The broker maps them to Kafka error codes.
 var (
-	ErrCorrupt          = errors.New("log: corrupt record batch")                 // CORRUPT_MESSAGE
-	ErrInvalidRecord    = errors.New("log: invalid record batch")                 // INVALID_RECORD
-	ErrUnsupportedMagic = errors.New("log: record batch magic is not 2")          // UNSUPPORTED_FOR_MESSAGE_FORMAT
-	ErrMessageTooLarge  = errors.New("log: record batch too large")               // MESSAGE_TOO_LARGE
-	ErrOffsetOutOfRange = errors.New("log: offset out of range")                  // OFFSET_OUT_OF_RANGE
-	ErrClosed           = errors.New("log: closed")                               // NOT_LEADER_OR_FOLLOWER / UNKNOWN_TOPIC_OR_PARTITION
-	ErrStorage          = errors.New("log: storage failed; partition is offline") // KAFKA_STORAGE_ERROR (sticky)
+	ErrCorrupt          = errors.New("log: corrupt record batch")                       // CORRUPT_MESSAGE
+	ErrInvalidRecord    = errors.New("log: invalid record batch")                       // INVALID_RECORD
+	ErrUnsupportedMagic = errors.New("log: record batch magic is not 2")                // UNSUPPORTED_FOR_MESSAGE_FORMAT
+	ErrMessageTooLarge  = errors.New("log: record batch too large")                     // MESSAGE_TOO_LARGE
+	ErrOffsetOutOfRange = errors.New("log: offset out of range")                        // OFFSET_OUT_OF_RANGE
+	ErrClosed           = errors.New("log: closed")                                     // NOT_LEADER_OR_FOLLOWER / UNKNOWN_TOPIC_OR_PARTITION
+	ErrStorage          = errors.New("log: storage failed; partition is offline")       // KAFKA_STORAGE_ERROR (sticky)
+	ErrInvalidTimestamp = errors.New("log: record timestamp out of the accepted range") // INVALID_TIMESTAMP
 )
 
 // Config is a partition log's settings. Zero fields take the defaults below.
@@ -70,4 +71,6 @@ type Config struct {
 	Fsync              FsyncPolicy   // default FsyncAlways
 	FsyncInterval      time.Duration // for FsyncInterval; default 1s
 	LogAppendTime      bool          // message.timestamp.type=LogAppendTime: the broker's clock stamps each batch
+	MaxTimestampAhead  time.Duration // refuse CreateTime records further in the future (message.timestamp.after.max.ms); default 1h, <0 unlimited
+	MaxTimestampBehind time.Duration // refuse CreateTime records further in the past (message.timestamp.before.max.ms); default unlimited
 }

@@ -19,6 +19,7 @@ const (
 	DefaultIndexIntervalBytes = 4096
 	DefaultMaxBatchBytes      = 1048588
 	DefaultFsyncInterval      = time.Second
+	DefaultMaxTimestampAhead  = time.Hour // Kafka 4's message.timestamp.after.max.ms
 )
 
 // WithDefaults returns c with zero fields set to their defaults. A zero
@@ -44,6 +45,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.FsyncInterval == 0 {
 		c.FsyncInterval = DefaultFsyncInterval
+	}
+	if c.MaxTimestampAhead == 0 {
+		c.MaxTimestampAhead = DefaultMaxTimestampAhead
+	}
+	if c.MaxTimestampBehind == 0 {
+		c.MaxTimestampBehind = -1
 	}
 	return c
 }
@@ -166,6 +173,11 @@ func (l *Log) Append(batches []byte) (AppendResult, error) {
 	n := int64(len(batches))
 	now := l.now()
 	appendTime := l.appendTime.Load()
+	if !appendTime {
+		if err := l.checkTimestamps(batches, now.UnixMilli()); err != nil {
+			return AppendResult{}, err
+		}
+	}
 	if appendTime {
 		// The stamp lies inside the CRC, so each batch's CRC is
 		// recomputed: the one case where the log rewrites bytes.
@@ -236,6 +248,25 @@ func (l *Log) Append(batches []byte) (AppendResult, error) {
 		res.LogAppendTime = maxTs
 	}
 	return res, nil
+}
+
+// checkTimestamps applies the CreateTime bounds to every batch, using its
+// first and max timestamps (-1 means none).
+func (l *Log) checkTimestamps(batches []byte, now int64) error {
+	l.mu.Lock()
+	ahead, behind := l.cfg.MaxTimestampAhead, l.cfg.MaxTimestampBehind
+	l.mu.Unlock()
+	for p := 0; p < len(batches); {
+		h, _ := parseBatchPrefix(batches[p:])
+		p += int(h.size)
+		if ahead >= 0 && h.maxTimestamp > now+ahead.Milliseconds() {
+			return fmt.Errorf("%w: timestamp %d is more than %v after the broker's time %d", ErrInvalidTimestamp, h.maxTimestamp, ahead, now)
+		}
+		if behind >= 0 && h.firstTimestamp != -1 && h.firstTimestamp < now-behind.Milliseconds() {
+			return fmt.Errorf("%w: timestamp %d is more than %v before the broker's time %d", ErrInvalidTimestamp, h.firstTimestamp, behind, now)
+		}
+	}
+	return nil
 }
 
 // rollLocked seals the active segment and starts a new one at the log end.

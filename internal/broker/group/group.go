@@ -487,8 +487,9 @@ func (g *group) completeJoinLocked() {
 	}
 	g.generation++
 	if len(g.members) == 0 {
+		// Kafka keeps the protocol type of an empty group.
 		g.state = Empty
-		g.protocol, g.protocolType, g.leader = "", "", ""
+		g.protocol, g.leader = "", ""
 		g.emptySince = g.c.now()
 		return
 	}
@@ -627,7 +628,7 @@ func (g *group) toEmptyLocked() {
 	}
 	g.generation++
 	g.state = Empty
-	g.protocol, g.protocolType, g.leader = "", "", ""
+	g.protocol, g.leader = "", ""
 	g.emptySince = g.c.now()
 }
 
