@@ -4,6 +4,7 @@
 # when every tool is already on PATH. It runs as root, or through sudo when
 # not root, and never reads standard input.
 set -euo pipefail
+bash "$(dirname "$0")/install-compat-deps.sh" # the client libraries of the compatibility matrix (compat/)
 
 need=()
 command -v kcat >/dev/null 2>&1 || need+=(kcat)

@@ -25,7 +25,9 @@ func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 	}
 	resp, readable, immediate := b.gatherFetch(r, req)
 	maxWait := time.Duration(req.MaxWaitMillis) * time.Millisecond
-	if immediate || readable >= int(req.MinBytes) || maxWait <= 0 {
+	// A fetch of nothing (a closing consumer sends one) is answered at
+	// once, as Kafka does.
+	if immediate || readable >= int(req.MinBytes) || maxWait <= 0 || len(r.waits) == 0 {
 		return resp, nil
 	}
 	return r.later(func() (kmsg.Response, error) {

@@ -143,6 +143,17 @@ func TestFetchLongPollWokenByProduce(t *testing.T) {
 		t.Fatalf("fetch returned after %v: not woken by the append", waited)
 	}
 
+	// A fetch of no partitions is answered at once, not after MaxWait.
+	empty := kmsg.NewPtrFetchRequest()
+	empty.MaxWaitMillis, empty.MinBytes, empty.SessionEpoch = 15000, 1, -1
+	start = time.Now()
+	if _, err := empty.RequestWith(ctx, cl); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Fatalf("an empty fetch waited %v", waited)
+	}
+
 	// Out of range.
 	req.Topics[0].Partitions[0].FetchOffset = 50
 	req.MaxWaitMillis = 0
