@@ -23,6 +23,10 @@
 #   KAFKA_HEAP_OPTS          replaces the heap options below
 #   KAFKA_JVM_OPTS           appended to the JVM options below
 #   KAFKA_START_TIMEOUT      seconds start waits for readiness (default 60)
+#   KAFKA_SERVER_PROPS       with start: extra server properties, KEY=VALUE
+#                            separated by spaces or newlines, appended to
+#                            server.properties (a later key wins), e.g.
+#                            "log.flush.interval.messages=1"
 #   OCTOPUS_KAFKA_OWNER_PID  with start: a watchdog stops the broker and
 #                            removes DIR once this process has exited (the
 #                            Go tests use it so a killed test run leaves no
@@ -220,6 +224,12 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 EOF
+	local prop props=()
+	read -r -d '' -a props <<<"${KAFKA_SERVER_PROPS:-}" || true
+	for prop in "${props[@]}"; do
+		[[ $prop == ?*=* ]] || die "KAFKA_SERVER_PROPS: $prop is not KEY=VALUE"
+		echo "$prop" >>"$dir/server.properties"
+	done
 	cat >"$dir/log4j2.properties" <<EOF
 # Written by scripts/kafka.sh: INFO to stdout (redirected to kafka.log).
 status = warn

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -33,30 +34,34 @@ func (c *benchCommon) brokerList() []string {
 	return out
 }
 
-// finish prints the run's summary, appends its CSV row if asked, and
-// returns the run's error (after the row, so failed runs are on record).
-func (c *benchCommon) finish(cmd *cobra.Command, res bench.Result, runErr error) error {
-	if res.Mode != "" {
-		fmt.Fprintln(cmd.OutOrStdout(), res.Summary())
-		if c.csvPath != "" {
-			if err := appendCSV(c.csvPath, res); err != nil {
-				return errors.Join(runErr, err)
-			}
+// finish prints the runs' summaries, appends their CSV rows if asked, and
+// returns the run's error (after the rows, so failed runs are on record).
+func (c *benchCommon) finish(cmd *cobra.Command, runErr error, results ...bench.Result) error {
+	var rows []bench.Result
+	for _, res := range results {
+		if res.Mode != "" {
+			fmt.Fprintln(cmd.OutOrStdout(), res.Summary())
+			rows = append(rows, res)
+		}
+	}
+	if c.csvPath != "" && len(rows) > 0 {
+		if err := appendCSV(c.csvPath, rows...); err != nil {
+			return errors.Join(runErr, err)
 		}
 	}
 	return runErr
 }
 
-// appendCSV appends res to path, writing the header first if the file is
-// new or empty.
-func appendCSV(path string, res bench.Result) error {
+// appendCSV appends results to path, writing the header first if the file
+// is new or empty.
+func appendCSV(path string, results ...bench.Result) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	st, err := f.Stat()
 	if err == nil {
-		err = bench.WriteCSV(f, st.Size() == 0, res)
+		err = bench.WriteCSV(f, st.Size() == 0, results...)
 	}
 	return errors.Join(err, f.Close())
 }
@@ -95,7 +100,9 @@ Each run prints one summary line; --csv appends a CSV row, and
 	pf.StringVar(&common.label, "label", "", "name of what is measured, recorded in the CSV (e.g. octopus-fsync-never)")
 	pf.StringVar(&common.workload, "workload", "", "name of the workload, recorded in the CSV (default: built from the settings)")
 	cmd.AddCommand(newBenchProduceCmd(&common), newBenchConsumeCmd(&common),
-		newBenchE2ECmd(&common), newBenchReportCmd(&common))
+		newBenchE2ECmd(&common), newBenchReportCmd(&common), newBenchReadyCmd(&common),
+		newBenchMemoryCmd(&common), newBenchRebalanceCmd(&common), newBenchKafkaPerfCmd(&common),
+		newBenchDeleteTopicsCmd(&common), newBenchPlotCmd(&common))
 	return cmd
 }
 
@@ -117,7 +124,7 @@ func newBenchProduceCmd(common *benchCommon) *cobra.Command {
 			cfg.Linger = lingerOpt(linger)
 			cfg.DisableIdempotence = noIdem
 			res, err := bench.Produce(ctx, cfg)
-			return common.finish(cmd, res, err)
+			return common.finish(cmd, err, res)
 		},
 	}
 	f := cmd.Flags()
@@ -148,7 +155,7 @@ func newBenchConsumeCmd(common *benchCommon) *cobra.Command {
 			cfg.Brokers = common.brokerList()
 			cfg.Label, cfg.Workload = common.label, common.workload
 			res, err := bench.Consume(ctx, cfg)
-			return common.finish(cmd, res, err)
+			return common.finish(cmd, err, res)
 		},
 	}
 	f := cmd.Flags()
@@ -180,7 +187,7 @@ func newBenchE2ECmd(common *benchCommon) *cobra.Command {
 			cfg.Linger = lingerOpt(linger)
 			cfg.DisableIdempotence = noIdem
 			res, err := bench.E2E(ctx, cfg)
-			return common.finish(cmd, res, err)
+			return common.finish(cmd, err, res)
 		},
 	}
 	f := cmd.Flags()
@@ -198,19 +205,26 @@ func newBenchE2ECmd(common *benchCommon) *cobra.Command {
 }
 
 func newBenchReportCmd(common *benchCommon) *cobra.Command {
-	var pairs []string
+	var pairs, versus []string
 	cmd := &cobra.Command{
 		Use:   "report",
-		Short: "Render the --csv file of earlier runs as Markdown tables, with num/den ratios for --pair",
+		Short: "Render the --csv file of earlier runs as Markdown tables, with ratios for --vs and --pair",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var ps []bench.Pair
+			var opts bench.ReportOptions
 			for _, s := range pairs {
 				p, err := bench.ParsePair(s)
 				if err != nil {
 					return err
 				}
-				ps = append(ps, p)
+				opts.Pairs = append(opts.Pairs, p)
+			}
+			for _, s := range versus {
+				v, err := bench.ParseVersus(s)
+				if err != nil {
+					return err
+				}
+				opts.Versus = append(opts.Versus, v)
 			}
 			if common.csvPath == "" {
 				return errors.New("bench report: --csv is required")
@@ -220,9 +234,199 @@ func newBenchReportCmd(common *benchCommon) *cobra.Command {
 				return err
 			}
 			defer f.Close()
-			return bench.Report(cmd.OutOrStdout(), f, ps)
+			return bench.Report(cmd.OutOrStdout(), f, opts)
 		},
 	}
+	cmd.Flags().StringArrayVar(&versus, "vs", nil,
+		"octopus/kafka/kfake labels: a table of their figures with Octopus/Kafka and Octopus/kfake ratios (repeatable)")
 	cmd.Flags().StringArrayVar(&pairs, "pair", nil, "labels to compare as num/den (repeatable)")
+	return cmd
+}
+
+func newBenchPlotCmd(common *benchCommon) *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "plot",
+		Short: "Draw the --csv file of earlier runs as PNG bar charts in --out",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if common.csvPath == "" {
+				return errors.New("bench plot: --csv is required")
+			}
+			f, err := os.Open(common.csvPath)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			paths, err := bench.WriteCharts(f, dir)
+			for _, p := range paths {
+				fmt.Fprintln(cmd.OutOrStdout(), "wrote", p)
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&dir, "out", ".", "directory for the PNG files")
+	return cmd
+}
+
+func newBenchReadyCmd(common *benchCommon) *cobra.Command {
+	var cfg bench.ReadyConfig
+	cmd := &cobra.Command{
+		Use:   "ready",
+		Short: "Poll a broker with ApiVersions; report the time from its process's start to the first answer",
+		Long: `Poll the first --brokers address with ApiVersions until it answers, then
+report the milliseconds from the broker process's start (from /proc, 10 ms
+resolution) to that answer. Give the process as --pid, or as --pid-file to
+be read after the answer, so the poller can be started before the broker.
+Prints "polling ADDR" on stderr once it polls.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := benchContext(cmd)
+			defer stop()
+			if bs := common.brokerList(); len(bs) > 0 {
+				cfg.Addr = bs[0]
+			}
+			cfg.Label, cfg.Workload = common.label, common.workload
+			fmt.Fprintln(cmd.ErrOrStderr(), "polling", cfg.Addr)
+			res, err := bench.Ready(ctx, cfg)
+			return common.finish(cmd, err, res)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.PID, "pid", 0, "the broker's process ID")
+	f.StringVar(&cfg.PIDFile, "pid-file", "", "file holding the broker's process ID (read after the broker answers)")
+	f.DurationVar(&cfg.Timeout, "timeout", 60*time.Second, "give up after this long")
+	f.DurationVar(&cfg.Poll, "poll", 5*time.Millisecond, "pause between attempts")
+	return cmd
+}
+
+func newBenchMemoryCmd(common *benchCommon) *cobra.Command {
+	var (
+		pid     int
+		pidFile string
+		phase   string
+	)
+	cmd := &cobra.Command{
+		Use:   "memory",
+		Short: "Record a process's resident memory (VmRSS, VmHWM from /proc/PID/status) as two rows",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if pid == 0 && pidFile != "" {
+				b, err := os.ReadFile(pidFile)
+				if err != nil {
+					return err
+				}
+				if pid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
+					return fmt.Errorf("bench memory: %s: %w", pidFile, err)
+				}
+			}
+			if pid == 0 {
+				return errors.New("bench memory: --pid or --pid-file is required")
+			}
+			rs, err := bench.MemoryResults(pid, common.label, phase)
+			return common.finish(cmd, err, rs...)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&pid, "pid", 0, "the broker's process ID")
+	f.StringVar(&pidFile, "pid-file", "", "file holding the broker's process ID")
+	f.StringVar(&phase, "phase", "idle", "when this is, for the rows' names (\"memory VmRSS <phase>\")")
+	return cmd
+}
+
+func newBenchRebalanceCmd(common *benchCommon) *cobra.Command {
+	var cfg bench.RebalanceConfig
+	cmd := &cobra.Command{
+		Use:   "rebalance",
+		Short: "Time a consumer group's rebalance when a member joins and when one leaves",
+		Long: `Start --members franz-go group members on an empty topic, all but the last
+first; report the time from the last member's start until every member owns
+partitions and together they own each exactly once ("<workload> join"), then
+the time from the first member leaving until the rest own every partition
+("<workload> leave"). Each --iterations uses a new group; every wait is
+bounded by --timeout.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := benchContext(cmd)
+			defer stop()
+			cfg.Brokers = common.brokerList()
+			cfg.Label, cfg.Workload = common.label, common.workload
+			rs, err := bench.Rebalance(ctx, cfg)
+			return common.finish(cmd, err, rs...)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Topic, "topic", "octopus-bench-rebalance", "topic (created if missing; left empty)")
+	f.StringVar(&cfg.Group, "group", "octopus-bench-rebalance", "group name prefix (iteration i uses GROUP-i)")
+	f.IntVar(&cfg.Partitions, "partitions", 8, "partitions when creating the topic")
+	f.IntVar(&cfg.Members, "members", 4, "group members")
+	f.IntVar(&cfg.Iterations, "iterations", 1, "measurements, each with a new group")
+	f.DurationVar(&cfg.Timeout, "timeout", 30*time.Second, "bound on each wait")
+	f.DurationVar(&cfg.Heartbeat, "heartbeat", 100*time.Millisecond, "members' heartbeat interval")
+	f.StringVar(&cfg.Balancer, "balancer", "cooperative-sticky", "cooperative-sticky, sticky, range or roundrobin")
+	return cmd
+}
+
+func newBenchKafkaPerfCmd(common *benchCommon) *cobra.Command {
+	var (
+		cfg     bench.KafkaToolConfig
+		jvmOpts string
+	)
+	run := func(tool func(context.Context, bench.KafkaToolConfig) (bench.Result, error)) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := benchContext(cmd)
+			defer stop()
+			cfg.Brokers = common.brokerList()
+			cfg.Label, cfg.Workload = common.label, common.workload
+			cfg.JVMOpts = strings.Fields(jvmOpts)
+			res, err := tool(ctx, cfg)
+			return common.finish(cmd, err, res)
+		}
+	}
+	cmd := &cobra.Command{
+		Use:   "kafka-perf",
+		Short: "Run Apache Kafka's ProducerPerformance or ConsumerPerformance and record its figures",
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&cfg.Libs, "kafka-libs", "", "directory of Apache Kafka's jars (scripts/kafka.sh libs)")
+	pf.StringVar(&cfg.Java, "java", "java", "java command")
+	pf.StringVar(&jvmOpts, "jvm-opts", "-Xmx512M", "the tool JVM's options, space-separated")
+	pf.StringVar(&cfg.Topic, "topic", "octopus-bench-tools", "topic")
+	pf.Int64Var(&cfg.Records, "records", 0, "records to produce (required) or consume (0: all in the topic)")
+	pf.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "kill the tool after this long")
+	producer := &cobra.Command{
+		Use:   "produce",
+		Short: "org.apache.kafka.tools.ProducerPerformance --throughput -1 (creates the topic first)",
+		Args:  cobra.NoArgs,
+		RunE:  run(bench.KafkaProducerPerf),
+	}
+	producer.Flags().IntVar(&cfg.Partitions, "partitions", 8, "partitions when creating the topic")
+	producer.Flags().IntVar(&cfg.RecordSize, "record-size", 1024, "value bytes per record")
+	producer.Flags().StringVar(&cfg.Acks, "acks", "all", "the producer's acks")
+	consumer := &cobra.Command{
+		Use:   "consume",
+		Short: "org.apache.kafka.tools.ConsumerPerformance for the records in the topic",
+		Args:  cobra.NoArgs,
+		RunE:  run(bench.KafkaConsumerPerf),
+	}
+	cmd.AddCommand(producer, consumer)
+	return cmd
+}
+
+func newBenchDeleteTopicsCmd(common *benchCommon) *cobra.Command {
+	var topics []string
+	cmd := &cobra.Command{
+		Use:   "delete-topics",
+		Short: "Delete topics (between runs, so brokers that keep data in memory do not grow)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := benchContext(cmd)
+			defer stop()
+			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			return bench.DeleteTopics(ctx, common.brokerList(), topics...)
+		},
+	}
+	cmd.Flags().StringSliceVar(&topics, "topic", nil, "topics to delete (repeatable or comma-separated)")
 	return cmd
 }

@@ -62,7 +62,14 @@ func parseCompression(s string) (kgo.CompressionCodec, error) {
 
 // ensureTopic creates topic with the given partitions (replication factor
 // 1) unless it exists, waits until its metadata lists a leader for every
-// partition, and returns the partition IDs, sorted.
+// partition and every leader answers ListOffsets for it, and returns the
+// partition IDs, sorted.
+//
+// The second wait matters for Apache Kafka: its metadata names the leader
+// of a new partition a moment before that broker acts as leader, and a
+// produce in between fails with NOT_LEADER_OR_FOLLOWER, after which kgo
+// waits out its 5 s minimum metadata age before retrying — a stall that
+// would be the harness's, not the broker's.
 func ensureTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int) ([]int32, error) {
 	if partitions <= 0 {
 		partitions = 1
@@ -71,7 +78,32 @@ func ensureTopic(ctx context.Context, adm *kadm.Client, topic string, partitions
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return nil, fmt.Errorf("bench: create topic %s: %w", topic, err)
 	}
-	return waitTopic(ctx, adm, topic, 15*time.Second)
+	parts, err := waitTopic(ctx, adm, topic, 15*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return parts, waitLeaders(ctx, adm, topic, 15*time.Second)
+}
+
+// waitLeaders polls ListOffsets until every partition of topic answers
+// without error, up to timeout.
+func waitLeaders(ctx context.Context, adm *kadm.Client, topic string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("bench: topic %s: leaders not ready: %w", topic, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // waitTopic polls metadata until topic exists with a leader for every
@@ -156,4 +188,27 @@ func newAdmin(brokers []string, extra []kgo.Opt) (*kgo.Client, *kadm.Client, err
 func isStopErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, kgo.ErrClientClosed)
+}
+
+// DeleteTopics deletes topics, ignoring those that do not exist.
+func DeleteTopics(ctx context.Context, brokers []string, topics ...string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	cl, adm, err := newAdmin(brokers, nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	resps, err := adm.DeleteTopics(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("bench: delete topics: %w", err)
+	}
+	var errs []error
+	for _, r := range resps.Sorted() {
+		if r.Err != nil && !errors.Is(r.Err, kerr.UnknownTopicOrPartition) {
+			errs = append(errs, fmt.Errorf("bench: delete topic %s: %w", r.Topic, r.Err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -15,7 +15,25 @@ const (
 	ModeProduce Mode = "produce"
 	ModeConsume Mode = "consume"
 	ModeE2E     Mode = "e2e"
+	// ModeReady, ModeMemory and ModeRebalance rows carry one figure in
+	// Result.Value, in Result.Unit: start-to-ready time, resident memory,
+	// rebalance time.
+	ModeReady     Mode = "ready"
+	ModeMemory    Mode = "memory"
+	ModeRebalance Mode = "rebalance"
 )
+
+// The clients a Result can name: this package's franz-go code, or Apache
+// Kafka's own ProducerPerformance and ConsumerPerformance tools.
+const (
+	ClientFranzGo    = "franz-go"
+	ClientKafkaTools = "kafka-tools"
+)
+
+// IsFigure reports whether rows of mode m carry their figure in Value.
+func (m Mode) IsFigure() bool {
+	return m == ModeReady || m == ModeMemory || m == ModeRebalance
+}
 
 // Result is the outcome of one bounded run. Bytes counts record values and
 // keys only (not protocol framing), so MB/s is the payload rate.
@@ -26,6 +44,9 @@ type Result struct {
 	// compared; empty means WorkloadName's default.
 	Workload string
 	Topic    string
+	// Client is what drove the load: ClientFranzGo (empty means the same)
+	// or ClientKafkaTools.
+	Client string
 
 	// Settings the run used, so a CSV row stands on its own.
 	Partitions  int
@@ -46,6 +67,11 @@ type Result struct {
 	// FirstRecord is the time from client start to the first record
 	// consumed; zero for produce.
 	FirstRecord time.Duration
+
+	// Value and Unit are the figure of a ready, memory or rebalance row
+	// (e.g. 812.5 "ms", 41.2 "MiB"); zero and empty for other modes.
+	Value float64
+	Unit  string
 }
 
 // RecordsPerSec is the record rate over Elapsed.
@@ -70,6 +96,9 @@ func (r Result) WorkloadName() string {
 	if r.Workload != "" {
 		return r.Workload
 	}
+	if r.Mode.IsFigure() {
+		return string(r.Mode)
+	}
 	s := fmt.Sprintf("%s %dB", r.Mode, r.RecordSize)
 	if r.Mode != ModeConsume {
 		s += fmt.Sprintf(" acks=%s %s", r.Acks, r.Compression)
@@ -83,13 +112,20 @@ func (r Result) Summary() string {
 	if r.Label != "" {
 		fmt.Fprintf(&b, "[%s] ", r.Label)
 	}
+	if r.Mode.IsFigure() {
+		fmt.Fprintf(&b, "%s: %s %s", r.WorkloadName(), strconv.FormatFloat(r.Value, 'f', 3, 64), r.Unit)
+		return b.String()
+	}
+	if r.Client != "" && r.Client != ClientFranzGo {
+		fmt.Fprintf(&b, "(%s) ", r.Client)
+	}
 	fmt.Fprintf(&b, "%s %s: %d records (%d B) in %.2fs = %.0f rec/s, %.2f MB/s",
 		r.Mode, r.Topic, r.Records, r.RecordSize, r.Elapsed.Seconds(), r.RecordsPerSec(), r.MBPerSec())
 	if r.Latency.Count > 0 {
 		fmt.Fprintf(&b, "; latency p50 %s p99 %s p99.9 %s max %s",
 			fmtMs(r.Latency.P50), fmtMs(r.Latency.P99), fmtMs(r.Latency.P999), fmtMs(r.Latency.Max))
 	}
-	if r.Mode == ModeConsume {
+	if r.Mode == ModeConsume && r.FirstRecord > 0 {
 		fmt.Fprintf(&b, "; first record after %s", fmtMs(r.FirstRecord))
 	}
 	if r.Errors > 0 {
@@ -107,14 +143,15 @@ var csvHeader = []string{
 	"label", "workload", "mode", "topic", "partitions", "record_size", "clients", "acks",
 	"compression", "batch_bytes", "records", "bytes", "errors", "elapsed_s",
 	"records_per_s", "mb_per_s", "p50_ms", "p99_ms", "p999_ms", "max_ms",
-	"first_record_ms",
+	"first_record_ms", "client", "value", "unit",
 }
 
 // CSVHeader returns the column names for CSVRow.
 func CSVHeader() []string { return append([]string(nil), csvHeader...) }
 
 // CSVRow returns the result as CSV fields in CSVHeader order. Durations are
-// milliseconds, rates are per second.
+// milliseconds, rates are per second. The client, value and unit columns
+// come last, so files written before they existed still read.
 func (r Result) CSVRow() []string {
 	ms := func(d time.Duration) string {
 		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64)
@@ -141,5 +178,20 @@ func (r Result) CSVRow() []string {
 		ms(r.Latency.P999),
 		ms(r.Latency.Max),
 		ms(r.FirstRecord),
+		r.clientName(),
+		strconv.FormatFloat(r.Value, 'f', 3, 64),
+		r.Unit,
 	}
+}
+
+// clientName is Client, or when that is empty ClientFranzGo, except for
+// ready and memory rows, which no Kafka client drives.
+func (r Result) clientName() string {
+	switch {
+	case r.Client != "":
+		return r.Client
+	case r.Mode == ModeReady || r.Mode == ModeMemory:
+		return ""
+	}
+	return ClientFranzGo
 }
