@@ -155,7 +155,8 @@ port_open() {
 free_port() {
 	local p i
 	for i in $(seq 1 50); do
-		p=$((20000 + RANDOM % 30000))
+		# below the ephemeral range (32768+), which client sockets draw from
+		p=$((20000 + RANDOM % 12000))
 		if ! port_open "$p"; then
 			echo "$p"
 			return 0

@@ -3,7 +3,9 @@ package test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -124,13 +126,21 @@ func stopSharedKafka() {
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
+//
+// The port is taken below Linux's ephemeral range (32768 and up): Kafka
+// binds it seconds later, and an ephemeral port could meanwhile become the
+// local end of some test's client connection, making that bind fail.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	for i := 0; i < 100; i++ {
+		p := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return p, nil
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("no free loopback port below the ephemeral range")
 }
 
 // TestKafkaOracle checks the oracle itself: scripts/kafka.sh started a KRaft

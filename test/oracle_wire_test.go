@@ -118,13 +118,16 @@ func (d *target) metadata(t *testing.T, autoCreate bool, topics ...string) map[s
 }
 
 // waitTopic waits until Metadata shows topic with n partitions, each with a
-// leader: Kafka answers CreateTopics before its broker has loaded the topic.
+// leader, and every partition answers ListOffsets: Kafka answers
+// CreateTopics before its broker has loaded the topic, and names a leader a
+// moment before that broker accepts writes (a produce in between gets
+// NOT_LEADER_OR_FOLLOWER).
 func (d *target) waitTopic(t *testing.T, topic string, n int) topicMeta {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		m := d.metadata(t, false, topic)[topic]
-		if m.err == 0 && m.partitions == n && m.leaders {
+		if m.err == 0 && m.partitions == n && m.leaders && d.leadersServe(t, topic, n) {
 			return m
 		}
 		if time.Now().After(deadline) {
@@ -133,6 +136,33 @@ func (d *target) waitTopic(t *testing.T, topic string, n int) topicMeta {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// leadersServe reports whether every partition of topic answers a
+// ListOffsets (latest) without error.
+func (d *target) leadersServe(t *testing.T, topic string, n int) bool {
+	t.Helper()
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	for p := 0; p < n; p++ {
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = int32(p), -1, -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp := d.do(t, req).(*kmsg.ListOffsetsResponse)
+	served := 0
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if rp.ErrorCode != 0 {
+				return false
+			}
+			served++
+		}
+	}
+	return served == n
 }
 
 // waitTopicGone waits until Metadata no longer shows topic.
@@ -241,6 +271,25 @@ type batchView struct {
 	ProducerEpoch  int16
 	BaseSequence   int32
 	Records        []recordView
+}
+
+// fetchedRecords is a fetch answer with the batch boundaries dropped: where
+// a client splits its records into batches is the client's timing, not the
+// broker's behaviour.
+type fetchedRecords struct {
+	Err              string
+	HighWatermark    *int64 `json:",omitempty"`
+	LastStableOffset *int64 `json:",omitempty"`
+	LogStartOffset   *int64 `json:",omitempty"`
+	Records          []recordView
+}
+
+func recordsOf(f fetched) fetchedRecords {
+	out := fetchedRecords{Err: f.Err, HighWatermark: f.HighWatermark, LastStableOffset: f.LastStableOffset, LogStartOffset: f.LogStartOffset}
+	for _, b := range f.Batches {
+		out.Records = append(out.Records, b.Records...)
+	}
+	return out
 }
 
 type recordView struct {
