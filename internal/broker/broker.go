@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/octofabric/octopus/internal/broker/group"
+	"github.com/octofabric/octopus/internal/fsutil"
 	plog "github.com/octofabric/octopus/internal/log"
 )
 
@@ -325,51 +326,8 @@ func loadClusterID(dir string) (string, error) {
 	var u [16]byte
 	rand.Read(u[:])
 	id := base64.RawURLEncoding.EncodeToString(u[:])
-	if err := writeFileAtomic(path, []byte(id+"\n")); err != nil {
+	if err := fsutil.WriteFileAtomic(path, []byte(id+"\n"), 0o644); err != nil {
 		return "", fmt.Errorf("broker: cluster id: %w", err)
 	}
 	return id, nil
-}
-
-// tmpPrefix starts the names of files being written; left-overs of a crash
-// are removed at start.
-const tmpPrefix = ".tmp-"
-
-// writeFileAtomic replaces path with data so that a crash leaves either the
-// old or the new content: tmp, fsync, rename, fsync dir.
-// The temporary name is short: a topic file's own name may be at the
-// file-name limit.
-func writeFileAtomic(path string, data []byte) error {
-	var r [6]byte
-	rand.Read(r[:])
-	tmp := filepath.Join(filepath.Dir(path), tmpPrefix+base64.RawURLEncoding.EncodeToString(r[:]))
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/octofabric/octopus/internal/fsutil"
 )
 
 // producerIDs hands out producer ids that are never reused across restarts:
@@ -43,7 +45,7 @@ func (p *producerIDs) allocate() (int64, error) {
 	defer p.mu.Unlock()
 	if p.next >= p.end {
 		end := p.next + producerIDBlock
-		if err := writeFileAtomic(p.path, []byte(strconv.FormatInt(end, 10)+"\n")); err != nil {
+		if err := fsutil.WriteFileAtomic(p.path, []byte(strconv.FormatInt(end, 10)+"\n"), 0o644); err != nil {
 			return 0, err
 		}
 		p.end = end

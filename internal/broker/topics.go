@@ -15,6 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/octofabric/octopus/internal/fsutil"
 	plog "github.com/octofabric/octopus/internal/log"
 )
 
@@ -88,7 +89,7 @@ func (b *Broker) loadTopics() error {
 	var tfs []topicFile
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasPrefix(name, tmpPrefix) {
+		if strings.HasPrefix(name, fsutil.TempPrefix) {
 			os.Remove(filepath.Join(b.cfg.DataDir, "topics", name))
 			continue
 		}
@@ -204,7 +205,7 @@ func (b *Broker) saveTopic(t *topic) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(b.topicPath(t.name), append(raw, '\n'))
+	return fsutil.WriteFileAtomic(b.topicPath(t.name), append(raw, '\n'), 0o644)
 }
 
 // topicErr is a Kafka error code with a message for the response.
@@ -297,7 +298,7 @@ func (b *Broker) deleteTopic(t *topic) *topicErr {
 		b.mu.Unlock()
 		return kafkaErr(kerr.KafkaStorageError, "deleting topic: %v", err)
 	}
-	syncDir(filepath.Dir(b.topicPath(t.name)))
+	fsutil.SyncDir(filepath.Dir(b.topicPath(t.name)))
 	delete(b.topics, t.name)
 	delete(b.byID, t.id)
 	parts := t.partitions

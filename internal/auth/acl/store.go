@@ -7,8 +7,9 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
+
+	"github.com/octofabric/octopus/internal/fsutil"
 )
 
 // Store is an Authorizer whose bindings live in one file, rewritten
@@ -118,39 +119,11 @@ func (s *Store) DeleteFiltered(filters []Filter) ([][]Binding, error) {
 
 // persist writes bs to the file; called with Authorizer.mu held.
 func (s *Store) persist(bs []Binding) error {
-	if err := writeFileAtomic(s.path, encode(bs)); err != nil {
+	if err := fsutil.WriteFileAtomic(s.path, encode(bs), 0o600); err != nil {
 		s.werr = fmt.Errorf("acl: write %s (store now read-only): %w", s.path, err)
 		return s.werr
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 func encode(bs []Binding) []byte {

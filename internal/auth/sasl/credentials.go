@@ -8,9 +8,10 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/octofabric/octopus/internal/fsutil"
 )
 
 // ScramStore is what the PLAIN and SCRAM mechanisms need from a credential
@@ -164,47 +165,11 @@ func (c *Credentials) Describe(users []string) map[string][]ScramInfo {
 
 // commitLocked writes next to disk and, only on success, makes it current.
 func (c *Credentials) commitLocked(next map[credKey]ScramCredential) error {
-	if err := writeFileAtomic(c.path, encodeCredentials(next)); err != nil {
+	if err := fsutil.WriteFileAtomic(c.path, encodeCredentials(next), 0o600); err != nil {
 		return fmt.Errorf("sasl: writing credentials: %w", err)
 	}
 	c.creds = next
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 func encodeCredentials(m map[credKey]ScramCredential) []byte {

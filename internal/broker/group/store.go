@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/octofabric/octopus/internal/fsutil"
 )
 
 // Store persists committed offsets in an append-only file of records:
@@ -210,7 +212,9 @@ func OpenStore(path string, fsync bool, logger *slog.Logger) (*Store, offsetsByG
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, nil, err
 	}
-	os.Remove(path + ".tmp")
+	if err := fsutil.RemoveTemps(filepath.Dir(path)); err != nil {
+		return nil, nil, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("group: read offsets: %w", err)
@@ -333,16 +337,8 @@ func (s *Store) maybeRewrite(live offsetsByGroup, snap int64) error {
 	for s.syncing {
 		s.cond.Wait()
 	}
-	tmp := s.path + ".tmp"
-	if err := writeSynced(tmp, b); err != nil {
+	if err := fsutil.WriteFileAtomic(s.path, b, 0o644); err != nil {
 		return err
-	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(s.path)); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	f, err := os.OpenFile(s.path, os.O_RDWR, 0o644)
 	if err != nil {
@@ -353,22 +349,6 @@ func (s *Store) maybeRewrite(live offsetsByGroup, snap int64) error {
 	s.f, s.size, s.synced = f, int64(len(b)), s.seq
 	s.logger.Info("offsets file rewritten", "bytes", len(b))
 	return nil
-}
-
-func writeSynced(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // Close fsyncs and closes the file.
