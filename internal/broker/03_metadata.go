@@ -13,7 +13,7 @@ func init() { register(3, 0, 12, handleMetadata) }
 func handleMetadata(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	host, port := b.advertised()
+	host, port := r.c.advertised()
 	br := kmsg.NewMetadataResponseBroker()
 	br.NodeID, br.Host, br.Port = nodeID, host, port
 	resp.Brokers = []kmsg.MetadataResponseBroker{br}

@@ -12,7 +12,7 @@ func init() { register(10, 0, 6, handleFindCoordinator) }
 func handleFindCoordinator(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	host, port := b.advertised()
+	host, port := r.c.advertised()
 	answer := func(key string) (int16, *string) {
 		switch {
 		case req.CoordinatorType != 0:

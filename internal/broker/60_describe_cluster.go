@@ -11,7 +11,7 @@ func handleDescribeCluster(b *Broker, r *request) (kmsg.Response, error) {
 	resp.ClusterID = b.clusterID
 	resp.ControllerID = nodeID
 	resp.EndpointType = 1 // brokers
-	host, port := b.advertised()
+	host, port := r.c.advertised()
 	br := kmsg.NewDescribeClusterResponseBroker()
 	br.NodeID, br.Host, br.Port = nodeID, host, port
 	resp.Brokers = []kmsg.DescribeClusterResponseBroker{br}

@@ -22,6 +22,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/octofabric/octopus/internal/auth/acl"
+	"github.com/octofabric/octopus/internal/auth/sasl"
 	"github.com/octofabric/octopus/internal/broker/group"
 	"github.com/octofabric/octopus/internal/fsutil"
 	plog "github.com/octofabric/octopus/internal/log"
@@ -40,6 +42,7 @@ type Config struct {
 	RetentionCheck    time.Duration    // how often retention runs; default 5m
 	Log               plog.Config      // defaults for every partition log (topic configs override)
 	Groups            group.Config     // consumer-group coordinator; its Fsync follows Fsync
+	Security          SecurityConfig   // authentication and ACLs; default none
 	Logger            *slog.Logger     // default slog.Default()
 }
 
@@ -62,6 +65,7 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.Security.setDefaults()
 	c.Log.Fsync = c.Fsync
 	c.Log.FsyncInterval = c.FsyncInterval
 }
@@ -99,9 +103,14 @@ type Broker struct {
 	byID   map[[16]byte]*topic
 	closed bool
 
+	creds     *sasl.Credentials         // SCRAM credentials, DATADIR/security
+	authz     *acl.Store                // nil unless Security.Authorize
+	mechs     map[string]sasl.Mechanism // SASL mechanisms offered
+	mechNames []string                  // their names, in configured order
+	failures  *authFailures
+
 	lnMu      sync.Mutex
 	listeners []net.Listener
-	advertise string // host:port, fixed at the first Serve
 	conns     sync.WaitGroup
 	connSet   map[*conn]struct{}
 
@@ -139,6 +148,10 @@ func New(cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b.clusterID = id
+	if err := b.openSecurity(); err != nil {
+		b.lock.Close()
+		return nil, err
+	}
 	if b.pids, err = openProducerIDs(filepath.Join(cfg.DataDir, "producer-ids")); err != nil {
 		b.lock.Close()
 		return nil, err
@@ -172,9 +185,28 @@ func (b *Broker) ClusterID() string { return b.clusterID }
 // Metrics returns the broker's Prometheus collectors.
 func (b *Broker) Metrics() *Metrics { return b.metrics }
 
-// Serve accepts Kafka connections on ln until Close. The first listener's
-// address is advertised unless Config.Advertise is set.
+// Serve accepts PLAINTEXT Kafka connections on ln until Close.
 func (b *Broker) Serve(ln net.Listener) error {
+	return b.ServeListener(ln, Listener{Protocol: Plaintext})
+}
+
+// ServeListener accepts Kafka connections on ln, secured as l says, until
+// Close. Clients are told to reconnect to l.Advertise, else
+// Config.Advertise, else ln's address.
+func (b *Broker) ServeListener(ln net.Listener, l Listener) error {
+	if l.Name == "" {
+		l.Name = l.Protocol.String()
+	}
+	if err := l.validate(); err != nil {
+		ln.Close()
+		return err
+	}
+	if l.Advertise == "" {
+		l.Advertise = b.cfg.Advertise
+		if l.Advertise == "" {
+			l.Advertise = ln.Addr().String()
+		}
+	}
 	b.lnMu.Lock()
 	if b.isClosed() {
 		b.lnMu.Unlock()
@@ -182,12 +214,6 @@ func (b *Broker) Serve(ln net.Listener) error {
 		return net.ErrClosed
 	}
 	b.listeners = append(b.listeners, ln)
-	if b.advertise == "" {
-		b.advertise = b.cfg.Advertise
-		if b.advertise == "" {
-			b.advertise = ln.Addr().String()
-		}
-	}
 	b.lnMu.Unlock()
 
 	var tempDelay time.Duration
@@ -206,7 +232,7 @@ func (b *Broker) Serve(ln net.Listener) error {
 			return err
 		}
 		tempDelay = 0
-		c := newConn(b, nc)
+		c := newConn(b, nc, &l)
 		b.lnMu.Lock()
 		if b.isClosed() {
 			b.lnMu.Unlock()
@@ -276,12 +302,10 @@ func (b *Broker) isClosed() bool {
 	return b.closed
 }
 
-// advertised returns the host and port clients are told to connect to.
-func (b *Broker) advertised() (string, int32) {
-	b.lnMu.Lock()
-	addr := b.advertise
-	b.lnMu.Unlock()
-	host, port, err := net.SplitHostPort(addr)
+// advertised returns the host and port the connection's clients are told
+// to connect to.
+func (c *conn) advertised() (string, int32) {
+	host, port, err := net.SplitHostPort(c.listener.Advertise)
 	if err != nil {
 		return "127.0.0.1", 9092
 	}

@@ -31,14 +31,22 @@ const maxControlRequestBytes = 8 << 20
 // pending entries flow from the first to the second through queue, whose
 // capacity bounds the requests in progress.
 type conn struct {
-	b      *Broker
-	nc     net.Conn
-	raw    syscall.RawConn // non-nil on plaintext TCP: enables sendfile
-	logger *slog.Logger
-	queue  chan *pending
-	ctx    context.Context
-	cancel context.CancelFunc
-	once   sync.Once
+	b        *Broker
+	nc       net.Conn
+	raw      syscall.RawConn // non-nil on plaintext TCP: enables sendfile
+	listener *Listener
+	logger   *slog.Logger
+	queue    chan *pending
+	ctx      context.Context
+	cancel   context.CancelFunc
+	once     sync.Once
+
+	// Identity, for ACLs. principal is set before the first request other
+	// than ApiVersions and the SASL ones, on the read loop, and does not
+	// change afterwards (a re-authentication must keep it).
+	principal string
+	host      string // client address as Kafka writes it in ACLs
+	sasl      saslState
 }
 
 // pending is a response slot, filled by a handler (maybe later) and written
@@ -50,17 +58,20 @@ type pending struct {
 	err  error
 }
 
-func newConn(b *Broker, nc net.Conn) *conn {
+func newConn(b *Broker, nc net.Conn, l *Listener) *conn {
 	c := &conn{
-		b:      b,
-		nc:     nc,
-		logger: b.logger.With("remote", nc.RemoteAddr().String()),
-		queue:  make(chan *pending, b.cfg.MaxInFlight),
+		b:         b,
+		nc:        nc,
+		listener:  l,
+		logger:    b.logger.With("remote", nc.RemoteAddr().String()),
+		queue:     make(chan *pending, b.cfg.MaxInFlight),
+		principal: anonymous,
+		host:      javaHostAddress(nc.RemoteAddr()),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
-		if raw, err := tc.SyscallConn(); err == nil {
+		if raw, err := tc.SyscallConn(); err == nil && !l.Protocol.UsesTLS() {
 			c.raw = raw
 		}
 	}
@@ -77,6 +88,11 @@ func (c *conn) close() {
 func (c *conn) serve() {
 	c.b.metrics.connections.Inc()
 	defer c.b.metrics.connections.Dec()
+	if err := c.secure(); err != nil {
+		c.logger.Info("closing connection", "err", err)
+		c.close()
+		return
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -114,6 +130,9 @@ func (c *conn) readLoop() error {
 		h := lookupHandler(key)
 		if h == nil {
 			return fmt.Errorf("unknown or unsupported API key %d", key)
+		}
+		if err := c.admit(key, size); err != nil {
+			return err
 		}
 		frame := frames.get(int(size))
 		copy(frame, head[4:])
@@ -161,7 +180,7 @@ func (c *conn) readLoop() error {
 				close(p.done)
 			}()
 		}
-		if err != nil {
+		if err != nil || r.closeAfter {
 			return nil // the write loop logs it once, after earlier responses
 		}
 	}

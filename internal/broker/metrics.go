@@ -12,6 +12,10 @@ type Metrics struct {
 	bytesIn       prometheus.Counter
 	bytesOut      prometheus.Counter
 	produceErrors *prometheus.CounterVec
+
+	authentications *prometheus.CounterVec
+	authFailures    *prometheus.CounterVec
+	denied          *prometheus.CounterVec
 }
 
 func newMetrics() *Metrics {
@@ -37,12 +41,21 @@ func newMetrics() *Metrics {
 		produceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "octopus_broker_produce_errors_total", Help: "Partition produce errors, by Kafka error code.",
 		}, []string{"code"}),
+		authentications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "octopus_broker_authentications_total", Help: "Successful SASL authentications, by mechanism.",
+		}, []string{"mechanism"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "octopus_broker_authentication_failures_total", Help: "Failed TLS handshakes and SASL authentications, by mechanism (TLS, unsupported, or the SASL mechanism).",
+		}, []string{"mechanism"}),
+		denied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "octopus_broker_authorization_denials_total", Help: "ACL checks that denied an operation, by API.",
+		}, []string{"api"}),
 	}
 }
 
 // Register adds every collector to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.connections, m.partitions, m.requests, m.requestErrors, m.bytesIn, m.bytesOut, m.produceErrors} {
+	for _, c := range []prometheus.Collector{m.connections, m.partitions, m.requests, m.requestErrors, m.bytesIn, m.bytesOut, m.produceErrors, m.authentications, m.authFailures, m.denied} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

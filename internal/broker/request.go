@@ -54,9 +54,10 @@ type request struct {
 	clientID string
 	kreq     kmsg.Request
 
-	finish func() (kmsg.Response, error) // set by later
-	views  []plog.View                   // record data spliced into a Fetch response
-	waits  []<-chan struct{}             // Fetch long-poll: fire when data arrives
+	finish     func() (kmsg.Response, error) // set by later
+	closeAfter bool                          // close the connection once the response is written
+	views      []plog.View                   // record data spliced into a Fetch response
+	waits      []<-chan struct{}             // Fetch long-poll: fire when data arrives
 }
 
 // later defers the response to fn, run off the read loop.

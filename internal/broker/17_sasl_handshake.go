@@ -1,0 +1,50 @@
+package broker
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// SaslHandshake v1: choose the mechanism for the SaslAuthenticate exchange
+// that follows. v0 (raw SASL tokens outside Kafka framing) is not served;
+// every client since Kafka 1.0 uses v1.
+func init() { register(saslHandshakeKey, 1, 1, handleSaslHandshake) }
+
+func handleSaslHandshake(b *Broker, r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.SASLHandshakeRequest)
+	resp := req.ResponseKind().(*kmsg.SASLHandshakeResponse)
+	c := r.c
+	if !c.listener.Protocol.UsesSASL() {
+		// Kafka answers ILLEGAL_SASL_STATE on a listener without SASL.
+		resp.ErrorCode = kerr.IllegalSaslState.Code
+		r.closeAfter = true
+		return resp, nil
+	}
+	s := &c.sasl
+	if s.stage == saslWantAuthenticate {
+		return nil, errors.New("second SaslHandshake before SaslAuthenticate")
+	}
+	resp.SupportedMechanisms = b.mechNames
+	name := strings.ToUpper(req.Mechanism)
+	m, ok := b.mechs[name]
+	if !ok {
+		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
+		r.closeAfter = true
+		b.metrics.authFailures.WithLabelValues("unsupported").Inc()
+		return resp, nil
+	}
+	if s.stage == saslAuthenticated {
+		if name != s.mech {
+			// KIP-368: a re-authentication keeps the mechanism.
+			resp.ErrorCode = kerr.IllegalSaslState.Code
+			r.closeAfter = true
+			return resp, nil
+		}
+		s.reauthing = true
+	}
+	s.mech, s.sess, s.stage = name, m.Start(), saslWantAuthenticate
+	return resp, nil
+}
