@@ -8,10 +8,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// SaslHandshake v1: choose the mechanism for the SaslAuthenticate exchange
-// that follows. v0 (raw SASL tokens outside Kafka framing) is not served;
-// every client since Kafka 1.0 uses v1.
-func init() { register(saslHandshakeKey, 1, 1, handleSaslHandshake) }
+// SaslHandshake v0-v1: choose the mechanism. After v1 the exchange runs in
+// SaslAuthenticate requests; after v0 (clients before Kafka 1.0) the tokens
+// follow as bare size-prefixed frames (conn.rawSaslToken).
+func init() { register(saslHandshakeKey, 0, 1, handleSaslHandshake) }
 
 func handleSaslHandshake(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.SASLHandshakeRequest)
@@ -46,5 +46,6 @@ func handleSaslHandshake(b *Broker, r *request) (kmsg.Response, error) {
 		s.reauthing = true
 	}
 	s.mech, s.sess, s.stage = name, m.Start(), saslWantAuthenticate
+	s.raw = r.version == 0
 	return resp, nil
 }

@@ -34,21 +34,9 @@ func handleSaslAuthenticate(b *Broker, r *request) (kmsg.Response, error) {
 	if !done {
 		return resp, nil
 	}
-	now := time.Now()
-	life := s.sess.Lifetime()
-	if mr := b.cfg.Security.MaxReauth; mr > 0 && (life == 0 || mr < life) {
-		life = mr
-	}
-	s.expires = time.Time{}
-	if life > 0 {
-		s.expires = now.Add(life)
+	if life := c.authenticated(s.sess.Lifetime()); life > 0 {
 		resp.SessionLifetimeMillis = life.Milliseconds()
 	}
-	c.principal = s.sess.Principal()
-	s.stage, s.sess, s.reauthing = saslAuthenticated, nil, false
-	s.done.Store(true)
-	b.failures.succeed(c.host)
-	b.metrics.authentications.WithLabelValues(s.mech).Inc()
 	return resp, nil
 }
 

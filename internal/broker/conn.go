@@ -55,6 +55,7 @@ type pending struct {
 	req  *request
 	done chan struct{}
 	resp kmsg.Response
+	raw  []byte // a SaslHandshake v0 token, written with only a size prefix
 	err  error
 }
 
@@ -116,6 +117,12 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		size := int32(binary.BigEndian.Uint32(head[:4]))
+		if c.sasl.raw {
+			if err := c.rawSaslToken(br, size); err != nil || c.sasl.failed {
+				return err
+			}
+			continue
+		}
 		if size < headerFixedLen+2 || size > c.b.cfg.MaxRequestBytes {
 			return fmt.Errorf("request frame of %d bytes is outside [%d, %d]", size, headerFixedLen+2, c.b.cfg.MaxRequestBytes)
 		}
@@ -213,7 +220,7 @@ func (c *conn) writeLoop() {
 				}
 				failed = true
 				c.close()
-			} else if p.resp != nil {
+			} else if p.resp != nil || p.raw != nil {
 				if err := w.write(p); err != nil {
 					if c.ctx.Err() == nil {
 						c.logger.Debug("write failed", "err", err)
@@ -239,6 +246,12 @@ type respWriter struct {
 }
 
 func (w *respWriter) write(p *pending) error {
+	if p.raw != nil {
+		b := binary.BigEndian.AppendUint32(w.buf[:0], uint32(len(p.raw)))
+		w.buf = append(b, p.raw...)
+		_, err := w.c.nc.Write(w.buf)
+		return err
+	}
 	r := p.req
 	resp := p.resp
 	resp.SetVersion(r.version)

@@ -1,10 +1,13 @@
 package broker
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +34,8 @@ type saslState struct {
 	sess      sasl.Session
 	expires   time.Time // session end (KIP-368); zero for none
 	reauthing bool      // an exchange after the first successful one
+	raw       bool      // after SaslHandshake v0: tokens without Kafka framing
+	failed    bool      // the exchange failed; the connection closes
 	done      atomic.Bool
 }
 
@@ -108,4 +113,71 @@ func (c *conn) admit(key int16, size int32) error {
 		return errors.New("SASL session expired without re-authentication")
 	}
 	return nil
+}
+
+// rawSaslToken handles one SASL token sent after a SaslHandshake v0, framed
+// only by its size, and answers the same way. A failure cannot be reported
+// in this framing: the connection closes after the failure delay, as Kafka
+// closes it.
+func (c *conn) rawSaslToken(br *bufio.Reader, size int32) error {
+	if size < 0 || size > maxSaslRequestBytes {
+		return fmt.Errorf("%d-byte SASL token exceeds %d", size, maxSaslRequestBytes)
+	}
+	tok := make([]byte, size)
+	if _, err := io.ReadFull(br, tok); err != nil {
+		return err
+	}
+	s := &c.sasl
+	p := &pending{req: &request{c: c, ctx: c.ctx}, done: make(chan struct{})}
+	if !c.enqueue(p) {
+		return net.ErrClosed
+	}
+	out, done, err := s.sess.Step(tok)
+	if err == nil && done && s.reauthing && s.sess.Principal() != c.principal {
+		err = errors.New("re-authentication may not change the principal")
+	}
+	if err != nil {
+		s.failed = true
+		c.b.metrics.authFailures.WithLabelValues(s.mech).Inc()
+		c.logger.Info("authentication failed", "mechanism", s.mech, "err", err.Error())
+		delay := c.b.failures.fail(c.host, time.Now())
+		go func() {
+			t := time.NewTimer(delay)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-c.ctx.Done():
+			}
+			close(p.done)
+		}()
+		return nil
+	}
+	p.raw = out
+	if p.raw == nil {
+		p.raw = []byte{}
+	}
+	if done {
+		c.authenticated(0)
+	}
+	close(p.done)
+	return nil
+}
+
+// authenticated ends a successful exchange: the connection takes the
+// session's principal until the session's end, if any.
+func (c *conn) authenticated(life time.Duration) time.Duration {
+	s := &c.sasl
+	if mr := c.b.cfg.Security.MaxReauth; mr > 0 && (life == 0 || mr < life) {
+		life = mr
+	}
+	s.expires = time.Time{}
+	if life > 0 {
+		s.expires = time.Now().Add(life)
+	}
+	c.principal = s.sess.Principal()
+	c.b.failures.succeed(c.host)
+	c.b.metrics.authentications.WithLabelValues(s.mech).Inc()
+	s.stage, s.sess, s.reauthing, s.raw = saslAuthenticated, nil, false, false
+	s.done.Store(true)
+	return life
 }

@@ -497,3 +497,63 @@ func TestOAuthBearerOverTheWire(t *testing.T) {
 		})
 	}
 }
+
+// rawToken sends a SASL token framed only by its size (after SaslHandshake
+// v0) and reads the answer framed the same way.
+func (c *rawClient) rawToken(msg []byte) ([]byte, error) {
+	c.nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.nc.Write(binary.BigEndian.AppendUint32(nil, uint32(len(msg)))); err != nil {
+		return nil, err
+	}
+	if _, err := c.nc.Write(msg); err != nil {
+		return nil, err
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(c.nc, size[:]); err != nil {
+		return nil, err
+	}
+	body := make([]byte, binary.BigEndian.Uint32(size[:]))
+	_, err := io.ReadFull(c.nc, body)
+	return body, err
+}
+
+func TestSaslHandshakeV0RawTokens(t *testing.T) {
+	_, addr, _ := startSaslBroker(t, nil, "alice")
+	login := func(t *testing.T, pass string) (*rawClient, error) {
+		c := dialRaw(t, addr)
+		req := kmsg.NewPtrSASLHandshakeRequest()
+		req.Mechanism = "SCRAM-SHA-256"
+		resp, err := c.do(req, 0)
+		if err != nil || resp.(*kmsg.SASLHandshakeResponse).ErrorCode != 0 {
+			t.Fatalf("handshake v0: %v %+v", err, resp)
+		}
+		sess, msg, err := scram.Auth{User: "alice", Pass: pass}.AsSha256Mechanism().Authenticate(context.Background(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			in, err := c.rawToken(msg)
+			if err != nil {
+				return c, err
+			}
+			done, next, err := sess.Challenge(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if done {
+				return c, nil
+			}
+			msg = next
+		}
+	}
+	c, err := login(t, "alice-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.do(metadataReq(), 12); err != nil {
+		t.Fatalf("Metadata after a v0 login: %v", err)
+	}
+	if _, err := login(t, "wrong"); err == nil {
+		t.Fatal("wrong password accepted in v0 framing")
+	}
+}
