@@ -102,7 +102,36 @@ Each run prints one summary line; --csv appends a CSV row, and
 	cmd.AddCommand(newBenchProduceCmd(&common), newBenchConsumeCmd(&common),
 		newBenchE2ECmd(&common), newBenchReportCmd(&common), newBenchReadyCmd(&common),
 		newBenchMemoryCmd(&common), newBenchRebalanceCmd(&common), newBenchKafkaPerfCmd(&common),
-		newBenchDeleteTopicsCmd(&common), newBenchPlotCmd(&common))
+		newBenchDeleteTopicsCmd(&common), newBenchPlotCmd(&common), newBenchLoginCmd(&common))
+	return cmd
+}
+
+func newBenchLoginCmd(common *benchCommon) *cobra.Command {
+	var cfg bench.LoginConfig
+	cmd := &cobra.Command{
+		Use:   "login",
+		Short: "Measure SASL logins per second (connect, SaslHandshake, SaslAuthenticate, close)",
+		Long: `Open --connections connections in parallel, each logging in with
+--mechanism as --user and closing, over and over for --duration, and report
+logins per second and the latency of a login. The client's own SCRAM work
+(PBKDF2 of the password, which every Kafka client does per login) runs in
+this process. The password comes from $OCTOPUS_BENCH_PASSWORD.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := benchContext(cmd)
+			defer stop()
+			cfg.Brokers = common.brokerList()
+			cfg.Label, cfg.Workload = common.label, common.workload
+			cfg.Pass = os.Getenv("OCTOPUS_BENCH_PASSWORD")
+			res, err := bench.Login(ctx, cfg)
+			return common.finish(cmd, err, res)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Mechanism, "mechanism", "SCRAM-SHA-512", "SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN")
+	f.StringVar(&cfg.User, "user", "admin", "user name")
+	f.IntVar(&cfg.Connections, "connections", 4, "logins in parallel")
+	f.DurationVar(&cfg.Duration, "duration", 5*time.Second, "how long to run")
 	return cmd
 }
 

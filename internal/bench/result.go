@@ -119,8 +119,12 @@ func (r Result) Summary() string {
 	if r.Client != "" && r.Client != ClientFranzGo {
 		fmt.Fprintf(&b, "(%s) ", r.Client)
 	}
-	fmt.Fprintf(&b, "%s %s: %d records (%d B) in %.2fs = %.0f rec/s, %.2f MB/s",
-		r.Mode, r.Topic, r.Records, r.RecordSize, r.Elapsed.Seconds(), r.RecordsPerSec(), r.MBPerSec())
+	if r.Mode == ModeLogin {
+		fmt.Fprintf(&b, "%s: %d logins in %.2fs = %.0f logins/s", r.WorkloadName(), r.Records, r.Elapsed.Seconds(), r.RecordsPerSec())
+	} else {
+		fmt.Fprintf(&b, "%s %s: %d records (%d B) in %.2fs = %.0f rec/s, %.2f MB/s",
+			r.Mode, r.Topic, r.Records, r.RecordSize, r.Elapsed.Seconds(), r.RecordsPerSec(), r.MBPerSec())
+	}
 	if r.Latency.Count > 0 {
 		fmt.Fprintf(&b, "; latency p50 %s p99 %s p99.9 %s max %s",
 			fmtMs(r.Latency.P50), fmtMs(r.Latency.P99), fmtMs(r.Latency.P999), fmtMs(r.Latency.Max))
