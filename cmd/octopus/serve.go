@@ -27,8 +27,8 @@ import (
 
 type serveFlags struct {
 	dataDir           string
-	kafkaListen       string
-	advertise         string
+	listen            listenerFlags
+	sec               securityFlags
 	httpListen        string
 	fsync             string
 	fsyncInterval     time.Duration
@@ -52,13 +52,12 @@ func newServeCmd() *cobra.Command {
 		Short: "Run the embedded Kafka-compatible broker and the HTTP endpoints",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.listen.kafkaListenSet = cmd.Flags().Changed("kafka-listen")
 			return serve(cmd.Context(), f)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.dataDir, "data-dir", "./octopus-data", "directory for logs and metadata")
-	fl.StringVar(&f.kafkaListen, "kafka-listen", "127.0.0.1:9092", "Kafka protocol listener (HOST:PORT)")
-	fl.StringVar(&f.advertise, "advertise", "", "HOST:PORT given to clients (default: the Kafka listener's address)")
 	fl.StringVar(&f.httpListen, "http-listen", "127.0.0.1:8000", "HTTP listener for /healthz, /readyz and /metrics")
 	fl.StringVar(&f.fsync, "fsync", "always", "when to fsync: always (acks=all waits for disk; group commit), interval, never")
 	fl.DurationVar(&f.fsyncInterval, "fsync-interval", time.Second, "fsync period under --fsync interval")
@@ -73,6 +72,8 @@ func newServeCmd() *cobra.Command {
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fl.BoolVar(&f.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP listener")
+	addListenerFlags(cmd, &f.listen)
+	addSecurityFlags(cmd, &f.sec)
 	return cmd
 }
 
@@ -109,6 +110,13 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("--fsync: %w", err)
 	}
+	plans, sp, err := resolveListeners(f.listen, f.sec)
+	if err != nil {
+		return err
+	}
+	for _, w := range sp.Warnings {
+		logger.Warn(w)
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -117,7 +125,6 @@ func serve(ctx context.Context, f serveFlags) error {
 
 	b, err := broker.New(broker.Config{
 		DataDir:           f.dataDir,
-		Advertise:         f.advertise,
 		Fsync:             policy,
 		FsyncInterval:     f.fsyncInterval,
 		DefaultPartitions: f.defaultPartitions,
@@ -132,28 +139,42 @@ func serve(ctx context.Context, f serveFlags) error {
 			InitialRebalanceDelay: nonZero(f.rebalanceDelay),
 			OffsetsRetention:      f.offsetsRetention,
 		},
-		Logger: logger,
+		Security: sp.Config,
+		Logger:   logger,
 	})
 	if err != nil {
 		return err
 	}
-	kln, err := net.Listen("tcp", f.kafkaListen)
+	tlsCfg, auto, err := serverTLS(f.sec, sp, f.dataDir, plans, logger)
 	if err != nil {
 		b.Close()
-		return fmt.Errorf("--kafka-listen: %w", err)
+		return err
+	}
+	bound, err := listenAll(plans, tlsCfg)
+	if err != nil {
+		b.Close()
+		return err
+	}
+	fail := func(err error) error {
+		closeListeners(bound)
+		b.Close()
+		return err
 	}
 	hln, err := net.Listen("tcp", f.httpListen)
 	if err != nil {
-		kln.Close()
-		b.Close()
-		return fmt.Errorf("--http-listen: %w", err)
+		return fail(fmt.Errorf("--http-listen: %w", err))
+	}
+	if err := firstAdmin(b.Credentials(), f.dataDir, sp, bound, auto, logger); err != nil {
+		hln.Close()
+		return fail(err)
 	}
 
 	var ready atomic.Bool
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := b.Metrics().Register(reg); err != nil {
-		return err
+		hln.Close()
+		return fail(err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -175,15 +196,20 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
-	errc := make(chan error, 2)
-	go func() { errc <- b.Serve(kln) }()
+	errc := make(chan error, len(bound)+1)
+	for _, bl := range bound {
+		logger.Info("kafka listener", "name", bl.cfg.Name, "addr", bl.ln.Addr().String(),
+			"advertise", bl.cfg.Advertise, "authenticates", bl.cfg.Authenticates())
+		go func() { errc <- b.ServeListener(bl.ln, bl.cfg) }()
+	}
 	go func() {
 		if err := hs.Serve(hln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
 		}
 	}()
 	ready.Store(true)
-	logger.Info("ready", "kafka", kln.Addr().String(), "http", hln.Addr().String(),
+	logger.Info("ready", "kafka", bound[0].ln.Addr().String(), "listeners", listenersField(bound),
+		"http", hln.Addr().String(), "authorize", sp.Config.Authorize,
 		"data_dir", f.dataDir, "fsync", policy.String(), "cluster_id", b.ClusterID(),
 		"start_ms", float64(time.Since(started).Microseconds())/1000)
 
