@@ -28,16 +28,23 @@ const pollWait = 200 * time.Millisecond
 // debug log.
 func Run(ctx context.Context, cfg scenario.Config, log io.Writer) scenario.Result {
 	cfg.Client = "franz-go"
-	return scenario.Run(ctx, cfg, scenario.ModuleVersion(Module), &driver{bootstrap: cfg.Bootstrap, log: log})
+	return scenario.Run(ctx, cfg, scenario.ModuleVersion(Module), &driver{bootstrap: cfg.Bootstrap, sec: cfg.Security, log: log})
 }
 
 type driver struct {
 	bootstrap string
+	sec       scenario.Security
 	log       io.Writer
 }
 
+// client is a kgo client with the run's security: kgo.DialTLSConfig and
+// the SCRAM-SHA-512 mechanism of pkg/sasl/scram under SASL_SSL.
 func (d *driver) client(extra ...kgo.Opt) (*kgo.Client, error) {
-	opts := []kgo.Opt{kgo.SeedBrokers(d.bootstrap)}
+	sec, err := d.sec.KgoOpts()
+	if err != nil {
+		return nil, err
+	}
+	opts := append([]kgo.Opt{kgo.SeedBrokers(d.bootstrap)}, sec...)
 	if d.log != nil {
 		opts = append(opts, kgo.WithLogger(kgo.BasicLogger(d.log, kgo.LogLevelDebug, func() string { return time.Now().Format("15:04:05.000000 ") })))
 	}

@@ -43,21 +43,44 @@ func Run(ctx context.Context, cfg scenario.Config, logTo io.Writer) scenario.Res
 		sarama.Logger = log.New(logTo, "[sarama] ", log.Lmicroseconds)
 		defer func() { sarama.Logger = prev }()
 	}
-	return scenario.Run(ctx, cfg, scenario.ModuleVersion(Module), &driver{bootstrap: cfg.Bootstrap})
+	return scenario.Run(ctx, cfg, scenario.ModuleVersion(Module), &driver{bootstrap: cfg.Bootstrap, sec: cfg.Security})
 }
 
 type driver struct {
 	bootstrap string
+	sec       scenario.Security
 }
 
-func config() *sarama.Config {
-	c := sarama.NewConfig() // the default protocol version (sarama.DefaultVersion)
+// config is sarama's configuration for the run: its defaults (the default
+// protocol version, sarama.DefaultVersion), and under SASL_SSL Net.TLS with
+// the CA and Net.SASL with SCRAM-SHA-512, whose client sarama leaves to
+// the application (SCRAMClientGeneratorFunc; see scramClient).
+func (d *driver) config() (*sarama.Config, error) {
+	c := sarama.NewConfig()
 	c.ClientID = "octopus-compat-sarama"
-	return c
+	if !d.sec.Secure() {
+		return c, nil
+	}
+	tc, err := d.sec.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	c.Net.TLS.Enable = true
+	c.Net.TLS.Config = tc
+	c.Net.SASL.Enable = true
+	c.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
+	c.Net.SASL.User = d.sec.Username
+	c.Net.SASL.Password = d.sec.Password
+	c.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{} }
+	return c, nil
 }
 
 func (d *driver) CreateTopic(ctx context.Context, topic string, partitions int32) error {
-	adm, err := sarama.NewClusterAdmin([]string{d.bootstrap}, config())
+	c, err := d.config()
+	if err != nil {
+		return err
+	}
+	adm, err := sarama.NewClusterAdmin([]string{d.bootstrap}, c)
 	if err != nil {
 		return err
 	}
@@ -68,7 +91,10 @@ func (d *driver) CreateTopic(ctx context.Context, topic string, partitions int32
 // Produce uses a SyncProducer with acks=all and the default (hash)
 // partitioner.
 func (d *driver) Produce(ctx context.Context, topic string, recs []*scenario.Record) error {
-	c := config()
+	c, err := d.config()
+	if err != nil {
+		return err
+	}
 	c.Producer.RequiredAcks = sarama.WaitForAll
 	c.Producer.Return.Successes = true
 	p, err := sarama.NewSyncProducer([]string{d.bootstrap}, c)
@@ -94,7 +120,10 @@ func (d *driver) Produce(ctx context.Context, topic string, recs []*scenario.Rec
 }
 
 func (d *driver) Consume(ctx context.Context, m *scenario.Member) error {
-	c := config()
+	c, err := d.config()
+	if err != nil {
+		return err
+	}
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
 	c.Consumer.Return.Errors = true
 	group, err := sarama.NewConsumerGroup([]string{d.bootstrap}, m.Config.Group, c)

@@ -29,7 +29,7 @@ const fetchWait = 200 * time.Millisecond
 // reader's and writer's logs.
 func Run(ctx context.Context, cfg scenario.Config, logTo io.Writer) scenario.Result {
 	cfg.Client = "kafka-go"
-	d := &driver{bootstrap: cfg.Bootstrap}
+	d := &driver{bootstrap: cfg.Bootstrap, sec: cfg.Security}
 	if logTo != nil {
 		d.logger = log.New(logTo, "[kafka-go] ", log.Lmicroseconds)
 	}
@@ -38,7 +38,43 @@ func Run(ctx context.Context, cfg scenario.Config, logTo io.Writer) scenario.Res
 
 type driver struct {
 	bootstrap string
+	sec       scenario.Security
 	logger    *log.Logger // nil: no logs
+}
+
+// transport is the Transport of the Client and Writer: nil (kafka-go's
+// DefaultTransport) for PLAINTEXT, else one with TLS and SCRAM-SHA-512.
+func (d *driver) transport() (*kafka.Transport, error) {
+	if !d.sec.Secure() {
+		return nil, nil
+	}
+	tc, err := d.sec.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	return &kafka.Transport{TLS: tc, SASL: scramMechanism{d.sec.Scram()}}, nil
+}
+
+// dialer is the Reader's Dialer, which carries the same settings for its
+// connections (fetches and the group coordinator).
+func (d *driver) dialer() (*kafka.Dialer, error) {
+	if !d.sec.Secure() {
+		return nil, nil
+	}
+	tc, err := d.sec.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: tc, SASLMechanism: scramMechanism{d.sec.Scram()}}, nil
+}
+
+// roundTripper is tr as the Client's RoundTripper: a nil *Transport must
+// stay a nil interface, which the Client takes for DefaultTransport.
+func roundTripper(tr *kafka.Transport) kafka.RoundTripper {
+	if tr == nil {
+		return nil
+	}
+	return tr
 }
 
 func (d *driver) logs() (info, errs kafka.Logger) {
@@ -49,7 +85,14 @@ func (d *driver) logs() (info, errs kafka.Logger) {
 }
 
 func (d *driver) CreateTopic(ctx context.Context, topic string, partitions int32) error {
-	cl := &kafka.Client{Addr: kafka.TCP(d.bootstrap)}
+	tr, err := d.transport()
+	if err != nil {
+		return err
+	}
+	cl := &kafka.Client{Addr: kafka.TCP(d.bootstrap), Transport: roundTripper(tr)}
+	if tr != nil {
+		defer tr.CloseIdleConnections()
+	}
 	resp, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{
 		Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: int(partitions), ReplicationFactor: 1}},
 	})
@@ -71,10 +114,15 @@ func (d *driver) Produce(ctx context.Context, topic string, recs []*scenario.Rec
 			msgs[i].Headers = append(msgs[i].Headers, kafka.Header{Key: h.Key, Value: []byte(h.Value)})
 		}
 	}
+	tr, err := d.transport()
+	if err != nil {
+		return err
+	}
 	var mu sync.Mutex
 	info, errs := d.logs()
 	w := &kafka.Writer{
 		Addr:         kafka.TCP(d.bootstrap),
+		Transport:    roundTripper(tr),
 		Topic:        topic,
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
@@ -94,17 +142,25 @@ func (d *driver) Produce(ctx context.Context, topic string, recs []*scenario.Rec
 			}
 		},
 	}
-	err := w.WriteMessages(ctx, msgs...)
+	err = w.WriteMessages(ctx, msgs...)
 	if cerr := w.Close(); err == nil {
 		err = cerr
+	}
+	if tr != nil {
+		tr.CloseIdleConnections()
 	}
 	return err
 }
 
 func (d *driver) Consume(ctx context.Context, m *scenario.Member) error {
+	dialer, err := d.dialer()
+	if err != nil {
+		return err
+	}
 	info, errs := d.logs()
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:        []string{d.bootstrap},
+		Dialer:         dialer,
 		GroupID:        m.Config.Group,
 		Topic:          m.Config.Topic,
 		StartOffset:    kafka.FirstOffset,

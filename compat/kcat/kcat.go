@@ -56,10 +56,13 @@ func Run(ctx context.Context, cfg scenario.Config, o Options) scenario.Result {
 		return []scenario.Header{{Key: "client", Value: "kcat"}, {Key: "phase", Value: strconv.Itoa(1 + min(1, i/n))}}
 	}
 	version, err := Version(o.Path)
-	if err != nil {
-		return scenario.Result{Client: cfg.Client, Error: err.Error()}
+	if err == nil {
+		err = cfg.Security.Validate() // the defaults, before the -X settings are made
 	}
-	res := scenario.Run(ctx, cfg, version, &driver{o: o, bootstrap: cfg.Bootstrap})
+	if err != nil {
+		return scenario.Result{Client: cfg.Client, Version: version, Error: err.Error()}
+	}
+	res := scenario.Run(ctx, cfg, version, &driver{o: o, cfg: cfg})
 	res.Notes = strings.TrimPrefix(res.Notes+"; topic created by the harness (kcat has no admin API); one fixed header set per produce run (-H)", "; ")
 	return res
 }
@@ -80,15 +83,31 @@ func Version(path string) (string, error) {
 }
 
 type driver struct {
-	o         Options
-	bootstrap string
+	o   Options
+	cfg scenario.Config
 }
 
 func (d *driver) CreateTopic(ctx context.Context, topic string, partitions int32) error {
-	return scenario.CreateTopic(ctx, d.bootstrap, topic, partitions)
+	return scenario.CreateTopic(ctx, d.cfg, topic, partitions)
 }
 
+// security is librdkafka's configuration for the run's security mode.
+func security(s scenario.Security) []string {
+	if !s.Secure() {
+		return nil
+	}
+	return []string{
+		"-X", "security.protocol=" + s.Protocol,
+		"-X", "sasl.mechanisms=" + s.Mechanism,
+		"-X", "sasl.username=" + s.Username,
+		"-X", "sasl.password=" + s.Password,
+		"-X", "ssl.ca.location=" + s.CAFile,
+	}
+}
+
+// command is kcat with the broker, the security settings and args.
 func (d *driver) command(ctx context.Context, args ...string) (*exec.Cmd, *tail) {
+	args = append(append([]string{"-b", d.cfg.Bootstrap}, security(d.cfg.Security)...), args...)
 	if d.o.Debug != "" {
 		args = append([]string{"-d", d.o.Debug}, args...)
 	}
@@ -106,7 +125,7 @@ func (d *driver) command(ctx context.Context, args ...string) (*exec.Cmd, *tail)
 // reports no offsets, so the records stay unacknowledged in the ledger,
 // which then checks only that no two records share a position.
 func (d *driver) Produce(ctx context.Context, topic string, recs []*scenario.Record) error {
-	args := []string{"-P", "-b", d.bootstrap, "-t", topic, "-K", `\t`, "-X", "acks=all"}
+	args := []string{"-P", "-t", topic, "-K", `\t`, "-X", "acks=all"}
 	for _, h := range recs[0].Headers {
 		args = append(args, "-H", h.Key+"="+h.Value)
 	}
@@ -127,7 +146,7 @@ func (d *driver) Produce(ctx context.Context, topic string, recs []*scenario.Rec
 
 // Consume runs one `kcat -G` process and feeds its output to m.
 func (d *driver) Consume(ctx context.Context, m *scenario.Member) error {
-	args := []string{"-b", d.bootstrap, "-G", m.Config.Group, "-X", "auto.offset.reset=earliest",
+	args := []string{"-G", m.Config.Group, "-X", "auto.offset.reset=earliest",
 		"-f", outputFormat, "-u"}
 	if m.Name == "A" {
 		args = append(args, "-c", strconv.Itoa(m.Config.LeaveAfter))

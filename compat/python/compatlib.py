@@ -16,12 +16,16 @@ program supplies three functions and calls run() or run_async():
 
 The scenario is configured by COMPAT_* environment variables (set by
 test/compat_test.go) and prints one JSON line; the exit status is 0 only
-for a clean run.
+for a clean run. Config.secure tells a program to connect with SASL_SSL:
+SCRAM (cfg.sasl_mechanism, cfg.sasl_username, cfg.sasl_password) over TLS
+trusting the PEM CA in cfg.ssl_ca; ssl_context() is that trust for the
+clients that take an ssl.SSLContext.
 """
 
 import asyncio
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -44,6 +48,25 @@ class Config:
         self.timeout = float(env.get("COMPAT_TIMEOUT", "120"))
         self.debug = env.get("COMPAT_DEBUG", "0") == "1"
         self.deadline = time.monotonic() + self.timeout
+        self.security_protocol = env.get("COMPAT_SECURITY_PROTOCOL", "PLAINTEXT").upper() or "PLAINTEXT"
+        self.sasl_mechanism = env.get("COMPAT_SASL_MECHANISM", "SCRAM-SHA-512").upper() or "SCRAM-SHA-512"
+        self.sasl_username = env.get("COMPAT_SASL_USERNAME", "")
+        self.sasl_password = env.get("COMPAT_SASL_PASSWORD", "")
+        self.ssl_ca = env.get("COMPAT_SSL_CA", "")
+        if self.security_protocol not in ("PLAINTEXT", "SASL_SSL"):
+            raise ValueError("COMPAT_SECURITY_PROTOCOL=%s: the scenario supports PLAINTEXT and SASL_SSL"
+                             % self.security_protocol)
+        if self.secure and not (self.sasl_username and self.sasl_password and self.ssl_ca):
+            raise ValueError("SASL_SSL needs COMPAT_SASL_USERNAME, COMPAT_SASL_PASSWORD and COMPAT_SSL_CA")
+
+    @property
+    def secure(self):
+        return self.security_protocol == "SASL_SSL"
+
+    def ssl_context(self):
+        """A client TLS context that trusts only the CA in ssl_ca and
+        checks the broker's host name."""
+        return ssl.create_default_context(cafile=self.ssl_ca)
 
     def headers(self, i):
         return [("seq", str(i)), ("client", self.client)]
@@ -276,9 +299,19 @@ class _Thread(threading.Thread):
             traceback.print_exc()
 
 
+def _config(client, version):
+    """The run's Config; a bad COMPAT_* setting is emitted as a failed
+    result."""
+    try:
+        return Config(client)
+    except ValueError as e:
+        emit({"client": client, "version": version, "produced": 0, "consumed": 0,
+              "duplicates": 0, "missing": 0, "ok": False, "error": str(e)})
+
+
 def run(client, version, create_topic, produce, consume):
     """Runs the scenario with a thread per member and emits the result."""
-    cfg = Config(client)
+    cfg = _config(client, version)
     ledger = Ledger(cfg)
     err = None
     try:
@@ -347,7 +380,7 @@ def _produce(cfg, ledger, produce, lo, hi, step):
 def run_async(client, version, create_topic, produce, consume):
     """Runs the scenario on one asyncio loop (a task per member); the three
     functions are coroutines."""
-    cfg = Config(client)
+    cfg = _config(client, version)
     ledger = Ledger(cfg)
     err = None
     try:

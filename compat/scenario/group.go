@@ -13,7 +13,7 @@ import (
 // hold at least one partition, as DescribeGroups reports it. It gives up
 // when a member's consumer returns first (its error is the reason).
 func waitStable(ctx context.Context, cfg Config, want int, members ...<-chan error) error {
-	adm, err := admin(cfg.Bootstrap)
+	adm, err := admin(cfg)
 	if err != nil {
 		return err
 	}
@@ -77,8 +77,8 @@ func describeState(ctx context.Context, adm *kadm.Client, group string, want int
 
 // CreateTopic creates topic with franz-go's admin client, for clients that
 // have no admin API of their own (kcat).
-func CreateTopic(ctx context.Context, bootstrap, topic string, partitions int32) error {
-	adm, err := admin(bootstrap)
+func CreateTopic(ctx context.Context, cfg Config, topic string, partitions int32) error {
+	adm, err := admin(cfg)
 	if err != nil {
 		return err
 	}
@@ -90,8 +90,12 @@ func CreateTopic(ctx context.Context, bootstrap, topic string, partitions int32)
 	return resp.Err
 }
 
-func admin(bootstrap string) (*kadm.Client, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap))
+func admin(cfg Config) (*kadm.Client, error) {
+	sec, err := cfg.Security.KgoOpts()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Bootstrap)}, sec...)...)
 	if err != nil {
 		return nil, err
 	}

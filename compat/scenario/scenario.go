@@ -38,8 +38,9 @@ const Partitions = 3
 
 // Config is one run of the scenario.
 type Config struct {
-	Client      string // name in the result, e.g. "franz-go"
-	Bootstrap   string // host:port
+	Client      string   // name in the result, e.g. "franz-go"
+	Bootstrap   string   // host:port
+	Security    Security // how clients connect; the zero value is PLAINTEXT
 	Topic       string
 	Group       string
 	Records     int           // N: records produced before the rebalance (default 300)
@@ -134,6 +135,9 @@ type Result struct {
 // client failure, which it reports in Result.Error.
 func Run(ctx context.Context, cfg Config, version string, d Driver) Result {
 	cfg.defaults()
+	if err := cfg.Security.Validate(); err != nil {
+		return Result{Client: cfg.Client, Version: version, Error: err.Error()}
+	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	l := newLedger(cfg)

@@ -5,9 +5,12 @@
 // resolving each processed message and committing exactly the processed
 // offsets of each batch. The scenario is
 // configured by COMPAT_* environment variables; it prints one JSON line and
-// exits 0 only for a clean run. COMPAT_DEBUG=1 logs kafkajs at DEBUG to
-// stderr.
+// exits 0 only for a clean run. Under COMPAT_SECURITY_PROTOCOL=SASL_SSL the
+// client gets ssl: { ca } and sasl: { mechanism: 'scram-sha-512', ... }.
+// COMPAT_DEBUG=1 logs kafkajs at DEBUG to stderr.
 'use strict'
+
+const fs = require('fs')
 
 const { Kafka, logLevel, Partitioners } = require('kafkajs')
 const VERSION = require('kafkajs/package.json').version
@@ -26,6 +29,11 @@ const cfg = {
   leaveAfter: Number(env.COMPAT_LEAVE_AFTER || 50),
   timeout: Number(env.COMPAT_TIMEOUT || 120),
   debug: env.COMPAT_DEBUG === '1',
+  securityProtocol: (env.COMPAT_SECURITY_PROTOCOL || 'PLAINTEXT').toUpperCase(),
+  saslMechanism: (env.COMPAT_SASL_MECHANISM || 'SCRAM-SHA-512').toLowerCase(),
+  saslUsername: env.COMPAT_SASL_USERNAME || '',
+  saslPassword: env.COMPAT_SASL_PASSWORD || '',
+  sslCA: env.COMPAT_SSL_CA || '',
 }
 const started = Date.now()
 const headersOf = i => [['seq', String(i)], ['client', CLIENT]]
@@ -168,11 +176,38 @@ const logCreator = () => ({ namespace, level, label, log: entry }) => {
   process.stderr.write(`${new Date().toISOString()} ${label} [${namespace}] ${message} ${JSON.stringify(extra)}\n`)
 }
 
+let configError = null // reported as the scenario's error
+
+// security is kafkajs's ssl and sasl settings for SASL_SSL, else none.
+function security() {
+  if (cfg.securityProtocol === 'PLAINTEXT') return {}
+  if (cfg.securityProtocol !== 'SASL_SSL') {
+    configError = `COMPAT_SECURITY_PROTOCOL=${cfg.securityProtocol}: the scenario supports PLAINTEXT and SASL_SSL`
+    return {}
+  }
+  if (!cfg.saslUsername || !cfg.saslPassword || !cfg.sslCA) {
+    configError = 'SASL_SSL needs COMPAT_SASL_USERNAME, COMPAT_SASL_PASSWORD and COMPAT_SSL_CA'
+    return {}
+  }
+  let ca
+  try {
+    ca = fs.readFileSync(cfg.sslCA, 'utf-8')
+  } catch (e) {
+    configError = `COMPAT_SSL_CA: ${e.message}`
+    return {}
+  }
+  return {
+    ssl: { ca: [ca] },
+    sasl: { mechanism: cfg.saslMechanism, username: cfg.saslUsername, password: cfg.saslPassword },
+  }
+}
+
 const kafka = new Kafka({
   clientId: `octopus-compat-${CLIENT}`,
   brokers: [cfg.bootstrap],
   logLevel: cfg.debug ? logLevel.DEBUG : logLevel.WARN,
   logCreator,
+  ...security(),
 })
 
 const deadline = started + cfg.timeout * 1000
@@ -294,6 +329,7 @@ async function step(what, promise) {
 }
 
 async function scenario() {
+  if (configError) throw new Error(configError)
   await step('step 1, create topic', createTopic())
   log(`created topic ${cfg.topic}`)
 

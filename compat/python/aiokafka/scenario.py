@@ -2,8 +2,10 @@
 AIOKafkaAdminClient for the topic, an AIOKafkaProducer with acks=all, and
 two AIOKafkaConsumers on one event loop with the default assignor (round
 robin) and enable_auto_commit=False, committing exactly the processed
-offsets after each getmany. COMPAT_DEBUG=1 logs the aiokafka package at
-DEBUG to stderr."""
+offsets after each getmany. Under SASL_SSL every client gets
+security_protocol, sasl_mechanism, sasl_plain_username/password and an
+ssl_context from aiokafka.helpers.create_ssl_context(cafile=...).
+COMPAT_DEBUG=1 logs the aiokafka package at DEBUG to stderr."""
 
 import logging
 import os
@@ -15,13 +17,25 @@ import aiokafka  # noqa: E402
 import compatlib  # noqa: E402
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
+from aiokafka.helpers import create_ssl_context  # noqa: E402
 
 CLIENT = "aiokafka"
 VERSION = aiokafka.__version__
 
 
+def conf(cfg, **extra):
+    """The settings every client of the run shares."""
+    c = {"bootstrap_servers": cfg.bootstrap, "client_id": "octopus-compat-" + CLIENT}
+    if cfg.secure:
+        c.update(security_protocol=cfg.security_protocol, sasl_mechanism=cfg.sasl_mechanism,
+                 sasl_plain_username=cfg.sasl_username, sasl_plain_password=cfg.sasl_password,
+                 ssl_context=create_ssl_context(cafile=cfg.ssl_ca))
+    c.update(extra)
+    return c
+
+
 async def create_topic(cfg):
-    adm = AIOKafkaAdminClient(bootstrap_servers=cfg.bootstrap, client_id="octopus-compat-" + CLIENT)
+    adm = AIOKafkaAdminClient(**conf(cfg))
     await adm.start()
     try:
         resp = await adm.create_topics([NewTopic(cfg.topic, compatlib.PARTITIONS, 1)])
@@ -33,7 +47,7 @@ async def create_topic(cfg):
 
 
 async def produce(cfg, recs):
-    p = AIOKafkaProducer(bootstrap_servers=cfg.bootstrap, acks="all", client_id="octopus-compat-" + CLIENT)
+    p = AIOKafkaProducer(**conf(cfg, acks="all"))
     await p.start()
     try:
         futures = [(r, await p.send(cfg.topic, key=r.key.encode(), value=r.value.encode(),
@@ -58,8 +72,7 @@ class Listener(ConsumerRebalanceListener):
 
 
 async def consume(cfg, m):
-    c = AIOKafkaConsumer(bootstrap_servers=cfg.bootstrap, group_id=cfg.group, client_id="octopus-compat-" + CLIENT,
-                         auto_offset_reset="earliest", enable_auto_commit=False)
+    c = AIOKafkaConsumer(**conf(cfg, group_id=cfg.group, auto_offset_reset="earliest", enable_auto_commit=False))
     c.subscribe([cfg.topic], listener=Listener(m))
     await c.start()
     try:

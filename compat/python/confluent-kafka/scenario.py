@@ -3,7 +3,9 @@ Python binding of librdkafka (bundled in the wheel): AdminClient for the
 topic, a Producer with acks=all and delivery callbacks, and two Consumers
 in threads with librdkafka's default assignors (range, roundrobin) and
 enable.auto.commit=false, committing exactly the processed offsets after
-each batch. COMPAT_DEBUG=1 adds librdkafka's debug=cgrp,protocol log."""
+each batch. Under SASL_SSL every client gets librdkafka's security.protocol,
+sasl.mechanisms, sasl.username, sasl.password and ssl.ca.location.
+COMPAT_DEBUG=1 adds librdkafka's debug=cgrp,protocol log."""
 
 import os
 import sys
@@ -22,6 +24,10 @@ VERSION = "%s (librdkafka %s)" % (_v[0] if isinstance(_v, tuple) else _v, conflu
 
 def conf(cfg, **extra):
     c = {"bootstrap.servers": cfg.bootstrap, "client.id": "octopus-compat-" + CLIENT}
+    if cfg.secure:
+        c.update({"security.protocol": cfg.security_protocol, "sasl.mechanisms": cfg.sasl_mechanism,
+                  "sasl.username": cfg.sasl_username, "sasl.password": cfg.sasl_password,
+                  "ssl.ca.location": cfg.ssl_ca})
     if cfg.debug:
         c["debug"] = "cgrp,protocol"
     c.update(extra)

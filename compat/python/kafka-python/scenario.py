@@ -2,7 +2,9 @@
 Python client: KafkaAdminClient for the topic, a KafkaProducer with
 acks=all, and two KafkaConsumers in threads with the default assignors and
 enable_auto_commit=False, committing exactly the processed offsets after
-each poll. COMPAT_DEBUG=1 logs the kafka package at DEBUG to stderr."""
+each poll. Under SASL_SSL every client gets security_protocol,
+sasl_mechanism, sasl_plain_username/password and an ssl_context trusting
+the CA. COMPAT_DEBUG=1 logs the kafka package at DEBUG to stderr."""
 
 import logging
 import os
@@ -19,8 +21,19 @@ CLIENT = "kafka-python"
 VERSION = kafka.__version__
 
 
+def conf(cfg, **extra):
+    """The settings every client of the run shares."""
+    c = {"bootstrap_servers": cfg.bootstrap, "client_id": "octopus-compat-" + CLIENT}
+    if cfg.secure:
+        c.update(security_protocol=cfg.security_protocol, sasl_mechanism=cfg.sasl_mechanism,
+                 sasl_plain_username=cfg.sasl_username, sasl_plain_password=cfg.sasl_password,
+                 ssl_context=cfg.ssl_context())
+    c.update(extra)
+    return c
+
+
 def create_topic(cfg):
-    adm = KafkaAdminClient(bootstrap_servers=cfg.bootstrap, client_id="octopus-compat-" + CLIENT)
+    adm = KafkaAdminClient(**conf(cfg))
     try:
         adm.create_topics({cfg.topic: {"num_partitions": compatlib.PARTITIONS, "replication_factor": 1}})
     finally:
@@ -28,7 +41,7 @@ def create_topic(cfg):
 
 
 def produce(cfg, recs):
-    p = KafkaProducer(bootstrap_servers=cfg.bootstrap, acks="all", client_id="octopus-compat-" + CLIENT)
+    p = KafkaProducer(**conf(cfg, acks="all"))
     try:
         futures = [(r, p.send(cfg.topic, key=r.key.encode(), value=r.value.encode(),
                               headers=[(k, v.encode()) for k, v in r.headers]))
@@ -53,8 +66,7 @@ class Listener(ConsumerRebalanceListener):
 
 
 def consume(cfg, m):
-    c = KafkaConsumer(bootstrap_servers=cfg.bootstrap, group_id=cfg.group, client_id="octopus-compat-" + CLIENT,
-                      auto_offset_reset="earliest", enable_auto_commit=False)
+    c = KafkaConsumer(**conf(cfg, group_id=cfg.group, auto_offset_reset="earliest", enable_auto_commit=False))
     c.subscribe([cfg.topic], listener=Listener(m))
     try:
         while not m.done():

@@ -37,8 +37,10 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * (range, cooperative-sticky; the classic group protocol) and
  * enable.auto.commit=false, committing exactly the processed offsets with
  * commitSync after each poll. Configured by COMPAT_* environment variables;
- * prints one JSON line and exits 0 only for a clean run. COMPAT_DEBUG=1
- * logs the client at DEBUG to stderr.
+ * prints one JSON line and exits 0 only for a clean run. Under
+ * COMPAT_SECURITY_PROTOCOL=SASL_SSL every client gets security.protocol,
+ * sasl.mechanism, sasl.jaas.config (ScramLoginModule) and a PEM truststore.
+ * COMPAT_DEBUG=1 logs the client at DEBUG to stderr.
  */
 public final class Scenario {
     static final String CLIENT = "kafka-clients";
@@ -54,6 +56,11 @@ public final class Scenario {
     static final int LEAVE_AFTER = Integer.parseInt(env("COMPAT_LEAVE_AFTER", "50"));
     static final int TIMEOUT = Integer.parseInt(env("COMPAT_TIMEOUT", "120"));
     static final boolean DEBUG = "1".equals(System.getenv("COMPAT_DEBUG"));
+    static final String SECURITY_PROTOCOL = env("COMPAT_SECURITY_PROTOCOL", "PLAINTEXT").toUpperCase();
+    static final String SASL_MECHANISM = env("COMPAT_SASL_MECHANISM", "SCRAM-SHA-512").toUpperCase();
+    static final String SASL_USERNAME = env("COMPAT_SASL_USERNAME", "");
+    static final String SASL_PASSWORD = env("COMPAT_SASL_PASSWORD", "");
+    static final String SSL_CA = env("COMPAT_SSL_CA", "");
     static final long STARTED = System.nanoTime();
     static final long DEADLINE = STARTED + TimeUnit.SECONDS.toNanos(TIMEOUT);
 
@@ -364,7 +371,24 @@ public final class Scenario {
         Properties p = new Properties();
         p.put("bootstrap.servers", BOOTSTRAP);
         p.put("client.id", "octopus-compat-" + CLIENT);
+        switch (SECURITY_PROTOCOL) {
+            case "PLAINTEXT" -> { }
+            case "SASL_SSL" -> {
+                p.put("security.protocol", SECURITY_PROTOCOL);
+                p.put("sasl.mechanism", SASL_MECHANISM);
+                p.put("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\""
+                        + jaasEscape(SASL_USERNAME) + "\" password=\"" + jaasEscape(SASL_PASSWORD) + "\";");
+                p.put("ssl.truststore.type", "PEM");
+                p.put("ssl.truststore.location", SSL_CA);
+            }
+            default -> throw new IllegalArgumentException("COMPAT_SECURITY_PROTOCOL=" + SECURITY_PROTOCOL + ": the scenario supports PLAINTEXT and SASL_SSL");
+        }
         return p;
+    }
+
+    /** s as the inside of a quoted JAAS option value. */
+    static String jaasEscape(String s) {
+        return s.replace("\\", "\\\\").replace("\"", "\\\"");
     }
 
     static void createTopic() throws Exception {
