@@ -34,6 +34,7 @@ test: test-deps kafka test-go fuzz
 
 test-deps:
 	bash scripts/install-test-deps.sh
+	bash scripts/postgres.sh install
 
 # kafka: Apache Kafka 4 jars for the differential tests (test/differential_test.go),
 # which fail under CI without them; idempotent, needs Java 17+ and Maven.
