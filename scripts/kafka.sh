@@ -10,7 +10,9 @@
 #   kafka.sh installed               exit 0 if installed, else 1 with a hint
 #   kafka.sh libs                    print the libs dir (for java -cp "DIR/*")
 #   kafka.sh start DIR PORT [CPORT]  format DIR/data, start a broker+controller
-#                                    on 127.0.0.1:PORT (controller on CPORT,
+#                                    on 127.0.0.1:PORT (PLAINTEXT, or
+#                                    SASL_PLAINTEXT with KAFKA_SECURITY=sasl;
+#                                    controller on CPORT,
 #                                    default: a free loopback port), wait until
 #                                    it answers ApiVersions, print
 #                                    "ready 127.0.0.1:PORT"
@@ -31,6 +33,25 @@
 #                            removes DIR once this process has exited (the
 #                            Go tests use it so a killed test run leaves no
 #                            JVM behind)
+#   KAFKA_SECURITY           with start: "plaintext" (default) or "sasl".
+#                            sasl makes the client listener SASL_PLAINTEXT
+#                            (SCRAM-SHA-256, SCRAM-SHA-512, PLAIN) with the
+#                            StandardAuthorizer and no ACLs: User:admin is
+#                            the super user, holding SCRAM-SHA-256 and -512
+#                            credentials created at format time; PLAIN knows
+#                            only admin (a JAAS user list, not the SCRAM
+#                            store). The controller listener stays PLAINTEXT
+#                            on loopback, so its principal, User:ANONYMOUS,
+#                            is a super user too: the broker half of the
+#                            node registers with the controller half through
+#                            it (CLUSTER_ACTION). Inter-broker traffic uses
+#                            the client listener as admin (SCRAM-SHA-512).
+#                            The mode is fixed when DIR/data is formatted.
+#   KAFKA_ADMIN_PASSWORD     with KAFKA_SECURITY=sasl: admin's password
+#                            (default admin-secret; letters, digits, ._-).
+#                            A test credential: it is on the format
+#                            command's line and in DIR/server.properties
+#                            (mode 600)
 set -euo pipefail
 exec </dev/null
 
@@ -200,8 +221,17 @@ cmd_start() {
 		die "a broker is already running from $dir (pid $(cat "$dir/kafka.pid"))"
 	fi
 	port_open "$port" && die "127.0.0.1:$port is already in use"
+	local security=${KAFKA_SECURITY:-plaintext} password=${KAFKA_ADMIN_PASSWORD:-admin-secret}
+	case $security in
+	plaintext | sasl) ;;
+	*) die "KAFKA_SECURITY=$security: want plaintext or sasl" ;;
+	esac
+	# The password goes into JAAS strings and --add-scram as is: keep it
+	# free of quotes, commas, brackets and backslashes.
+	[[ $password =~ ^[A-Za-z0-9._-]+$ ]] || die "KAFKA_ADMIN_PASSWORD: use letters, digits, '.', '_' and '-' only"
 
-	cat >"$dir/server.properties" <<EOF
+	if [ "$security" = plaintext ]; then
+		cat >"$dir/server.properties" <<EOF
 # Written by scripts/kafka.sh: a single-node KRaft broker+controller on loopback.
 process.roles=broker,controller
 node.id=1
@@ -211,6 +241,34 @@ advertised.listeners=PLAINTEXT://127.0.0.1:$port
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
+EOF
+	else
+		local scram=org.apache.kafka.common.security.scram.ScramLoginModule
+		local plain=org.apache.kafka.common.security.plain.PlainLoginModule
+		# It holds admin's password: readable by the owner only.
+		rm -f "$dir/server.properties"
+		(umask 077 && : >"$dir/server.properties")
+		cat >"$dir/server.properties" <<EOF
+# Written by scripts/kafka.sh (KAFKA_SECURITY=sasl): a single-node KRaft
+# broker+controller on loopback; clients authenticate with SASL, ACLs decide.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=SASL_PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$port
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+controller.listener.names=CONTROLLER
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,PLAIN
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=$scram required username="admin" password="$password";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=$scram required;
+listener.name.sasl_plaintext.plain.sasl.jaas.config=$plain required username="admin" password="$password" user_admin="$password";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin;User:ANONYMOUS
+EOF
+	fi
+	cat >>"$dir/server.properties" <<EOF
 log.dirs=$dir/data
 num.partitions=1
 default.replication.factor=1
@@ -256,8 +314,13 @@ EOF
 		# Kafka 4.x formats with kafka.tools.StorageTool; with a static
 		# controller.quorum.voters no --standalone/--initial-controllers is
 		# needed (those are for a dynamic quorum).
+		local scram_args=()
+		if [ "$security" = sasl ]; then
+			scram_args=(--add-scram "SCRAM-SHA-512=[name=admin,password=$password]"
+				--add-scram "SCRAM-SHA-256=[name=admin,password=$password]")
+		fi
 		java "${heap[@]}" "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format \
-			-t "$(cluster_id)" -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
+			-t "$(cluster_id)" -c "$dir/server.properties" "${scram_args[@]}" >"$dir/format.log" 2>&1 ||
 			die "formatting $dir/data failed:
 $(tail -n 20 "$dir/format.log")"
 	fi
@@ -279,9 +342,10 @@ $(tail -n 20 "$dir/format.log")"
 			die "Kafka exited during start; last lines of $dir/kafka.log:
 $(tail -n 30 "$dir/kafka.log")"
 		fi
-		# Ready = the PLAINTEXT listener answers ApiVersions and the
-		# server logged that it finished starting (the listener opens a
-		# little before the broker is unfenced and takes requests).
+		# Ready = the client listener answers ApiVersions (a SASL
+		# listener does so before authentication too) and the server
+		# logged that it finished starting (the listener opens a little
+		# before the broker is unfenced and takes requests).
 		if grep -q 'Kafka Server started' "$dir/kafka.log" && api_versions_ok "$port"; then
 			break
 		fi

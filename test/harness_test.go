@@ -45,6 +45,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	stopSharedKafka()
+	stopSecureKafka()
 	if bin.dir != "" {
 		os.RemoveAll(bin.dir)
 	}

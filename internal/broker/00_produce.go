@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"runtime"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/octofabric/octopus/internal/auth/acl"
 	plog "github.com/octofabric/octopus/internal/log"
 )
 
@@ -30,22 +32,38 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 
+	// Authorization first, as KafkaApis.handleProduceRequest: transactional
+	// records need WRITE on their transactional id (else every partition
+	// fails), then each topic needs WRITE. Both come before any existence
+	// check, so a refused producer learns nothing about topics.
+	txnDenied := false
+	if req.TransactionID != nil || hasTransactionalRecords(req) {
+		txnDenied = req.TransactionID == nil || !r.allowed(acl.Write, acl.TransactionalID, *req.TransactionID)
+	}
+
 	// First the response skeleton and the appends to make; then the
 	// appends; then, for acks=all, the wait for durability.
 	var jobs []appendJob
 	for _, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		t := b.lookupTopic(rt.Topic)
+		topicDenied := !txnDenied && !r.allowed(acl.Write, acl.Topic, rt.Topic)
+		var t *topic
 		var parts []*partition
-		if t != nil {
-			parts = b.partitionsOf(t)
+		if !txnDenied && !topicDenied {
+			if t = b.lookupTopic(rt.Topic); t != nil {
+				parts = b.partitionsOf(t)
+			}
 		}
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 			switch {
+			case txnDenied:
+				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			case topicDenied:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case r.version <= 2:
 				sp.ErrorCode = kerr.UnsupportedVersion.Code
 			case req.TransactionID != nil:
@@ -165,6 +183,22 @@ func runAppends(jobs []appendJob) {
 		}()
 	}
 	wg.Wait()
+}
+
+// hasTransactionalRecords reports whether the first batch of any partition
+// is transactional (Kafka's RequestUtils.hasTransactionalRecords). Only
+// message format v2 batches (magic 2 at byte 16) have the flag: bit 4 of
+// the attributes at bytes 21-22.
+func hasTransactionalRecords(req *kmsg.ProduceRequest) bool {
+	for i := range req.Topics {
+		for j := range req.Topics[i].Partitions {
+			rec := req.Topics[i].Partitions[j].Records
+			if len(rec) >= 23 && rec[16] == 2 && binary.BigEndian.Uint16(rec[21:])&0x10 != 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 var errProduceAcks0 = errors.New("a produce request with acks=0 failed; closing the connection as Kafka does")

@@ -6,6 +6,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/octofabric/octopus/internal/auth/acl"
 )
 
 // Fetch v4-v17. Record data is never decoded or copied into the response:
@@ -23,7 +25,8 @@ func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return resp, nil
 	}
-	resp, readable, immediate := b.gatherFetch(r, req)
+	denied := fetchDenied(b, r, req)
+	resp, readable, immediate := b.gatherFetch(r, req, denied)
 	maxWait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 	// A fetch of nothing (a closing consumer sends one) is answered at
 	// once, as Kafka does.
@@ -47,7 +50,7 @@ func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 			}
 			timedOut := chosen == 0
 			r.releaseViews()
-			resp, readable, immediate = b.gatherFetch(r, req)
+			resp, readable, immediate = b.gatherFetch(r, req, denied)
 			if timedOut || immediate || readable >= int(req.MinBytes) {
 				return resp, nil
 			}
@@ -55,11 +58,50 @@ func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 	})
 }
 
+// fetchDenied authorizes a Fetch once, before the first read, as
+// KafkaApis.handleFetchRequest: a consumer needs READ on each topic; a
+// fetch from a replica (replica id >= 0) needs CLUSTER_ACTION on the
+// cluster instead, else every partition is refused. Topics given by an id
+// that does not resolve are left to UNKNOWN_TOPIC_ID (ids are not
+// sensitive). It returns nil when everything is allowed, else a flag per
+// entry of req.Topics.
+func fetchDenied(b *Broker, r *request, req *kmsg.FetchRequest) []bool {
+	if b.authz == nil {
+		return nil
+	}
+	replica := req.ReplicaID
+	if r.version >= 15 {
+		replica = req.ReplicaState.ID
+	}
+	denied := make([]bool, len(req.Topics))
+	if replica >= 0 {
+		if !r.allowedCluster(acl.ClusterAction) {
+			for i := range denied {
+				denied[i] = true
+			}
+		}
+		return denied
+	}
+	check := r.topicChecker(acl.Read)
+	for i, rt := range req.Topics {
+		name := rt.Topic
+		if r.version >= 13 {
+			t := b.lookupTopicID(rt.TopicID)
+			if t == nil {
+				continue
+			}
+			name = t.name
+		}
+		denied[i] = !check.ok(name)
+	}
+	return denied
+}
+
 // gatherFetch reads every requested partition once. It returns the response,
 // the record bytes it holds, and whether it must be sent at once (an error).
 // It leaves in r.waits a channel per partition that fires when more data
 // becomes visible, taken before reading so no append is missed.
-func (b *Broker) gatherFetch(r *request, req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
+func (b *Broker) gatherFetch(r *request, req *kmsg.FetchRequest, denied []bool) (*kmsg.FetchResponse, int, bool) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	resp.SessionID = 0
 	r.waits = r.waits[:0]
@@ -70,9 +112,10 @@ func (b *Broker) gatherFetch(r *request, req *kmsg.FetchRequest) (*kmsg.FetchRes
 	readable := 0
 	minOne := true // KIP-74: the first batch found is sent even if too large
 	immediate := false
-	for _, rt := range req.Topics {
+	for i, rt := range req.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		deny := denied != nil && denied[i]
 		var t *topic
 		if r.version >= 13 {
 			t = b.lookupTopicID(rt.TopicID)
@@ -89,8 +132,10 @@ func (b *Broker) gatherFetch(r *request, req *kmsg.FetchRequest) (*kmsg.FetchRes
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 			sp.RecordBatches = []byte{}
 			switch {
-			case t == nil && r.version >= 13:
+			case t == nil && r.version >= 13 && !deny:
 				sp.ErrorCode = kerr.UnknownTopicID.Code
+			case deny:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(parts):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case rp.CurrentLeaderEpoch > 0:

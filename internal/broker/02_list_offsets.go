@@ -3,9 +3,11 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/octofabric/octopus/internal/auth/acl"
 )
 
-// ListOffsets v1-v10 (Kafka 4 removed v0).
+// ListOffsets v1-v10 (Kafka 4 removed v0). Each topic needs DESCRIBE.
 func init() { register(2, 1, 10, handleListOffsets) }
 
 // Special timestamps of ListOffsets.
@@ -21,19 +23,25 @@ const (
 func handleListOffsets(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.ListOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	check := r.topicChecker(acl.Describe)
 	for _, rt := range req.Topics {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
-		t := b.lookupTopic(rt.Topic)
+		denied := !check.ok(rt.Topic)
+		var t *topic
 		var parts []*partition
-		if t != nil {
-			parts = b.partitionsOf(t)
+		if !denied {
+			if t = b.lookupTopic(rt.Topic); t != nil {
+				parts = b.partitionsOf(t)
+			}
 		}
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, 0
 			switch {
+			case denied:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(parts):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case rp.CurrentLeaderEpoch > 0:

@@ -3,10 +3,18 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/octofabric/octopus/internal/auth/acl"
 )
 
 // CreateTopics v0-v7. Replica assignments are refused beyond the one node;
 // a replication factor other than 1 (or -1, the default) is invalid here.
+//
+// As ControllerApis.createTopics: CREATE on the cluster allows every topic,
+// else each topic needs CREATE (TOPIC_AUTHORIZATION_FAILED, "Authorization
+// failed."). A created topic's configs, partition count and replication
+// factor are returned only with DESCRIBE_CONFIGS on it; without, v5+
+// answers ConfigErrorCode TOPIC_AUTHORIZATION_FAILED and -1 counts.
 func init() { register(19, 0, 7, handleCreateTopics) }
 
 func handleCreateTopics(b *Broker, r *request) (kmsg.Response, error) {
@@ -17,6 +25,7 @@ func handleCreateTopics(b *Broker, r *request) (kmsg.Response, error) {
 		seen[rt.Topic]++
 	}
 	answered := make(map[string]bool)
+	clusterCreate := r.permitsCluster(acl.Create)
 	for _, rt := range req.Topics {
 		if answered[rt.Topic] {
 			continue // Kafka answers a name given twice once
@@ -37,6 +46,8 @@ func handleCreateTopics(b *Broker, r *request) (kmsg.Response, error) {
 		switch {
 		case seen[rt.Topic] > 1:
 			fail(kerr.InvalidRequest.Code, "Create topics request from client contains duplicate topic: "+rt.Topic)
+		case !clusterCreate && !r.allowed(acl.Create, acl.Topic, rt.Topic):
+			fail(kerr.TopicAuthorizationFailed.Code, "Authorization failed.")
 		case rt.ReplicationFactor != -1 && rt.ReplicationFactor != 1 && len(rt.ReplicaAssignment) == 0:
 			fail(kerr.InvalidReplicationFactor.Code, "Replication factor must be 1 on a single-node broker.")
 		case len(rt.ReplicaAssignment) > 0 && !singleNodeAssignment(rt.ReplicaAssignment):
@@ -57,6 +68,12 @@ func handleCreateTopics(b *Broker, r *request) (kmsg.Response, error) {
 			}
 			if t != nil {
 				st.TopicID = t.id
+			}
+			if !r.permits(acl.DescribeConfigs, acl.Topic, rt.Topic) {
+				st.ConfigErrorCode = kerr.TopicAuthorizationFailed.Code
+				break
+			}
+			if t != nil {
 				st.NumPartitions = int32(len(b.partitionsOf(t)))
 			} else if n > 0 {
 				st.NumPartitions = n

@@ -6,9 +6,14 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/octofabric/octopus/internal/auth/acl"
 )
 
-// DescribeConfigs v0-v4 for topics and this broker.
+// DescribeConfigs v0-v4 for topics and this broker. A topic needs
+// DESCRIBE_CONFIGS on it, the broker DESCRIBE_CONFIGS on the cluster
+// (ConfigHelper.handleDescribeConfigsRequest); a refused resource gets the
+// error's default message and no configs.
 func init() { register(32, 0, 4, handleDescribeConfigs) }
 
 func handleDescribeConfigs(b *Broker, r *request) (kmsg.Response, error) {
@@ -18,6 +23,11 @@ func handleDescribeConfigs(b *Broker, r *request) (kmsg.Response, error) {
 		sr := kmsg.NewDescribeConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		fail := func(code int16, msg string) { sr.ErrorCode, sr.ErrorMessage = code, &msg }
+		if rt, name, e, known := configResourceAuth(int8(rr.ResourceType), rr.ResourceName); known && !r.allowed(acl.DescribeConfigs, rt, name) {
+			fail(e.Code, authMessage(e))
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
 			t := b.lookupTopic(rr.ResourceName)

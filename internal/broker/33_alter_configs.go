@@ -3,10 +3,14 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/octofabric/octopus/internal/auth/acl"
 )
 
 // AlterConfigs v0-v2: a topic's overrides become exactly the configs given
 // (the legacy, non-incremental semantics). Broker configs come from flags.
+// A topic needs ALTER_CONFIGS on it, the broker ALTER_CONFIGS on the
+// cluster (ControllerApis.handleLegacyAlterConfigs).
 func init() { register(33, 0, 2, handleAlterConfigs) }
 
 func handleAlterConfigs(b *Broker, r *request) (kmsg.Response, error) {
@@ -15,6 +19,11 @@ func handleAlterConfigs(b *Broker, r *request) (kmsg.Response, error) {
 	for _, rr := range req.Resources {
 		sr := kmsg.NewAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if code, msg := authorizeAlterConfigs(r, rr.ResourceType, rr.ResourceName, false); code != 0 {
+			sr.ErrorCode, sr.ErrorMessage = code, msg
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		configs := make(map[string]string)
 		for _, c := range rr.Configs {
 			if c.Value != nil {
@@ -29,6 +38,24 @@ func handleAlterConfigs(b *Broker, r *request) (kmsg.Response, error) {
 		resp.Resources = append(resp.Resources, sr)
 	}
 	return resp, nil
+}
+
+// authorizeAlterConfigs checks ALTER_CONFIGS for a config resource (Kafka's
+// authorizeAlterResource) and returns the refusal's code and message, or
+// 0. BROKER_LOGGER is authorized only by the incremental API; the legacy
+// one refuses it for another reason.
+func authorizeAlterConfigs(r *request, kind kmsg.ConfigResourceType, name string, incremental bool) (int16, *string) {
+	if kind == kmsg.ConfigResourceTypeBrokerLogger && !incremental {
+		return 0, nil
+	}
+	rt, rname, e, known := configResourceAuth(int8(kind), name)
+	if !known || r.allowed(acl.AlterConfigs, rt, rname) {
+		return 0, nil
+	}
+	if rt == acl.Cluster {
+		return e.Code, nil // Kafka 4.4 sends no message for the cluster's configs
+	}
+	return e.Code, kmsg.StringPtr(authMessage(e))
 }
 
 // alterResource applies change to a topic's current overrides.

@@ -3,9 +3,12 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/octofabric/octopus/internal/auth/acl"
 )
 
-// CreatePartitions v0-v3.
+// CreatePartitions v0-v3. Each topic needs ALTER (checked after duplicates
+// and before existence, as ControllerApis.createPartitions).
 func init() { register(37, 0, 3, handleCreatePartitions) }
 
 func handleCreatePartitions(b *Broker, r *request) (kmsg.Response, error) {
@@ -19,10 +22,17 @@ func handleCreatePartitions(b *Broker, r *request) (kmsg.Response, error) {
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
 		fail := func(code int16, msg string) { st.ErrorCode, st.ErrorMessage = code, &msg }
-		t := b.lookupTopic(rt.Topic)
+		dup := seen[rt.Topic] > 1
+		denied := !dup && !r.allowed(acl.Alter, acl.Topic, rt.Topic)
+		var t *topic
+		if !dup && !denied {
+			t = b.lookupTopic(rt.Topic)
+		}
 		switch {
-		case seen[rt.Topic] > 1:
+		case dup:
 			fail(kerr.InvalidRequest.Code, "Duplicate topic in request.")
+		case denied:
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code // Kafka sends no message
 		case t == nil:
 			fail(kerr.UnknownTopicOrPartition.Code, "The topic '"+rt.Topic+"' does not exist.")
 		case rt.Assignment != nil && !newPartitionsOnNodeZero(rt.Assignment):

@@ -11,7 +11,8 @@ import (
 )
 
 // IncrementalAlterConfigs v0-v1: SET, DELETE (back to the default), APPEND
-// and SUBTRACT (list configs) on a topic's overrides.
+// and SUBTRACT (list configs) on a topic's overrides. Authorized as
+// AlterConfigs (ALTER_CONFIGS; BROKER_LOGGER on the cluster too).
 func init() { register(44, 0, 1, handleIncrementalAlterConfigs) }
 
 func handleIncrementalAlterConfigs(b *Broker, r *request) (kmsg.Response, error) {
@@ -20,6 +21,11 @@ func handleIncrementalAlterConfigs(b *Broker, r *request) (kmsg.Response, error)
 	for _, rr := range req.Resources {
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if code, msg := authorizeAlterConfigs(r, rr.ResourceType, rr.ResourceName, true); code != 0 {
+			sr.ErrorCode, sr.ErrorMessage = code, msg
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		terr := b.alterResource(rr.ResourceType, rr.ResourceName, func(cur map[string]string) (map[string]string, *topicErr) {
 			return applyIncremental(cur, rr.Configs)
 		}, req.ValidateOnly)

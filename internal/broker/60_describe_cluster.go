@@ -1,8 +1,15 @@
 package broker
 
-import "github.com/twmb/franz-go/pkg/kmsg"
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
 
-// DescribeCluster v0-v1.
+	"github.com/octofabric/octopus/internal/auth/acl"
+)
+
+// DescribeCluster v0-v1. Kafka answers it for any principal
+// (AuthHelper.computeDescribeClusterResponse); only the cluster's
+// authorized operations, when asked for, depend on DESCRIBE on the
+// cluster: 0 without it.
 func init() { register(60, 0, 1, handleDescribeCluster) }
 
 func handleDescribeCluster(b *Broker, r *request) (kmsg.Response, error) {
@@ -15,6 +22,12 @@ func handleDescribeCluster(b *Broker, r *request) (kmsg.Response, error) {
 	br := kmsg.NewDescribeClusterResponseBroker()
 	br.NodeID, br.Host, br.Port = nodeID, host, port
 	resp.Brokers = []kmsg.DescribeClusterResponseBroker{br}
-	resp.ClusterAuthorizedOperations = -2147483648
+	resp.ClusterAuthorizedOperations = authorizedOpsOmitted
+	if req.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = 0
+		if r.allowedCluster(acl.Describe) {
+			resp.ClusterAuthorizedOperations = r.authorizedOps(acl.Cluster, acl.ClusterName, clusterOps...)
+		}
+	}
 	return resp, nil
 }

@@ -544,3 +544,33 @@ func TestFilterValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestBindingValidateNewHosts(t *testing.T) {
+	ok := Binding{ResourceType: Topic, Name: "t", Pattern: Literal, Principal: "User:a", Host: "*", Operation: Read, Permission: Allow}
+	for _, tc := range []struct {
+		host string
+		want error // nil, kerr.InvalidRequest or kerr.UnsupportedVersion
+	}{
+		{"*", nil},
+		{"10.0.0.7", nil},
+		{"0:0:0:0:0:0:0:1", nil},
+		{"", kerr.InvalidRequest},
+		{"10.0.0.0/8", kerr.UnsupportedVersion},
+	} {
+		b := ok
+		b.Host = tc.host
+		err := b.ValidateNew()
+		if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+			t.Errorf("host %q: %v, want %v", tc.host, err, tc.want)
+		}
+		if err := b.Validate(); err != nil {
+			t.Errorf("host %q: Validate (stored bindings) refuses it: %v", tc.host, err)
+		}
+	}
+	// Other problems are reported first, as in Kafka.
+	b := ok
+	b.Name, b.Host = "", ""
+	if err := b.ValidateNew(); err == nil || err.Error() != "Invalid empty resource name" {
+		t.Errorf("empty name and host: %v", err)
+	}
+}

@@ -140,8 +140,9 @@ func invalid(format string, args ...any) error {
 // Validate checks b as Kafka 4 checks a CreateAcls entry: first
 // AclApis.handleCreateAcls (cluster name, empty name), then
 // AclControlManager.validateNewAcl (no UNKNOWN/ANY/MATCH, principal has a
-// type). Like Kafka it accepts any host string and a Prefixed "*" (which
-// matches only names that start with '*').
+// type). It accepts a Prefixed "*" (which matches only names that start
+// with '*') and any host string; ValidateNew adds Kafka 4.4's host rules
+// for bindings being created.
 func (b Binding) Validate() error {
 	if b.ResourceType == Cluster && b.Name != ClusterName {
 		return invalid("The only valid name for the CLUSTER resource is %s", ClusterName)
@@ -163,6 +164,36 @@ func (b Binding) Validate() error {
 	}
 	if !strings.Contains(b.Principal, ":") {
 		return invalid("Could not parse principal from `%s` (no colon is present separating the principal type from the principal name)", b.Principal)
+	}
+	return nil
+}
+
+// UnsupportedError is a binding Kafka would refuse with UNSUPPORTED_VERSION;
+// Error() is Kafka's message. errors.As(err, new(*kerr.Error)) yields
+// kerr.UnsupportedVersion.
+type UnsupportedError struct{ Msg string }
+
+func (e *UnsupportedError) Error() string { return e.Msg }
+
+// Unwrap returns kerr.UnsupportedVersion, the error code Kafka answers with.
+func (e *UnsupportedError) Unwrap() error { return kerr.UnsupportedVersion }
+
+// ValidateNew is Validate plus the host rules Kafka 4.4 applies to a binding
+// being created (AclControlManager.validateHostPattern): an empty host is
+// refused (INVALID_REQUEST), and so is a CIDR range (KIP-1276, a host with
+// '/'), with UNSUPPORTED_VERSION and the message of a Kafka whose metadata
+// version predates CIDR hosts: this authorizer compares hosts as text, so
+// a CIDR DENY would deny nothing. Stored bindings are checked with
+// Validate only, so files written before these rules still open.
+func (b Binding) ValidateNew() error {
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	if b.Host == "" {
+		return invalid("Host pattern cannot be null or empty")
+	}
+	if strings.Contains(b.Host, "/") {
+		return &UnsupportedError{Msg: "CIDR-based ACL host patterns require metadata version 4.4-IV1 or higher."}
 	}
 	return nil
 }

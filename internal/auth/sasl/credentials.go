@@ -101,6 +101,19 @@ func (c *Credentials) Lookup(user string, mech ScramMechanism) (ScramCredential,
 // Upsert stores cred for (user, mech), replacing any previous one.
 // cred.Mechanism may be left zero; otherwise it must equal mech.
 func (c *Credentials) Upsert(user string, mech ScramMechanism, cred ScramCredential) error {
+	if err := checkUpsert(user, mech, &cred); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := maps.Clone(c.creds)
+	next[credKey{user, mech}] = cred.clone()
+	return c.commitLocked(next)
+}
+
+// checkUpsert validates a credential for (user, mech) and fills in its
+// mechanism if left zero.
+func checkUpsert(user string, mech ScramMechanism, cred *ScramCredential) error {
 	if user == "" || len(user) > 0xFFFF {
 		return errors.New("sasl: user name must be 1 to 65535 bytes")
 	}
@@ -116,11 +129,7 @@ func (c *Credentials) Upsert(user string, mech ScramMechanism, cred ScramCredent
 	if len(cred.Salt) > 0xFFFF {
 		return errors.New("sasl: salt longer than 65535 bytes")
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	next := maps.Clone(c.creds)
-	next[credKey{user, mech}] = cred.clone()
-	return c.commitLocked(next)
+	return nil
 }
 
 // Delete removes the credential for (user, mech); ErrCredentialNotFound if
