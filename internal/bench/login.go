@@ -78,15 +78,18 @@ func Login(ctx context.Context, cfg LoginConfig) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	start := time.Now()
+	end := start.Add(cfg.Duration)
 	var wg sync.WaitGroup
 	for range cfg.Connections {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
+			// The clock, not only ctx, ends the run: a login that fails at
+			// the deadline must not count before ctx's timer has fired.
+			for ctx.Err() == nil && time.Now().Before(end) {
 				t0 := time.Now()
 				if err := loginOnce(ctx, cfg.Brokers[0], mech); err != nil {
-					if ctx.Err() != nil {
+					if ctx.Err() != nil || !time.Now().Before(end) {
 						return
 					}
 					failures.Add(1)
@@ -118,6 +121,11 @@ func loginOnce(ctx context.Context, addr string, mech sasl.Mechanism) error {
 		return err
 	}
 	defer nc.Close()
+	// Close with a reset: thousands of logins a second would otherwise fill
+	// the ephemeral port range with TIME_WAIT sockets.
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(dl)
 	}

@@ -102,7 +102,7 @@ func (c *conn) serve() {
 	}()
 	err := c.readLoop()
 	close(c.queue)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && c.ctx.Err() == nil {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, syscall.ECONNRESET) && c.ctx.Err() == nil {
 		c.logger.Warn("closing connection", "err", err)
 	}
 	wg.Wait()
