@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -29,6 +30,7 @@ type serveFlags struct {
 	dataDir           string
 	listen            listenerFlags
 	sec               securityFlags
+	ctl               controlFlags
 	httpListen        string
 	fsync             string
 	fsyncInterval     time.Duration
@@ -74,6 +76,7 @@ func newServeCmd() *cobra.Command {
 	fl.BoolVar(&f.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the HTTP listener")
 	addListenerFlags(cmd, &f.listen)
 	addSecurityFlags(cmd, &f.sec)
+	addControlFlags(cmd, &f.ctl)
 	return cmd
 }
 
@@ -122,6 +125,12 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// The control plane runs on the embedded broker only with a SASL
+	// listener (its keys are SCRAM users), as a super user of its own.
+	ctlDisabled := ""
+	if f.ctl.kafka == "" {
+		ctlDisabled = embeddedControl(&sp.Config, plans)
+	}
 
 	b, err := broker.New(broker.Config{
 		DataDir:           f.dataDir,
@@ -168,6 +177,22 @@ func serve(ctx context.Context, f serveFlags) error {
 		hln.Close()
 		return fail(err)
 	}
+	apiHandler := disabledAPI(ctlDisabled)
+	if ctlDisabled == "" {
+		caFile := ""
+		if auto != nil {
+			caFile, _ = filepath.Abs(auto.CACert)
+		}
+		cp, err := startControlPlane(ctx, f.ctl, f.dataDir, b, bound, caFile, logger)
+		if err != nil {
+			hln.Close()
+			return fail(err)
+		}
+		defer cp.Close()
+		apiHandler = cp.handler
+	} else {
+		logger.Info("control plane off", "reason", ctlDisabled)
+	}
 
 	var ready atomic.Bool
 	reg := prometheus.NewRegistry()
@@ -188,6 +213,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/api/v1/", apiHandler)
 	if f.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

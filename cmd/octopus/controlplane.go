@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/octofabric/octopus/internal/api"
+	"github.com/octofabric/octopus/internal/auth/sasl"
+	"github.com/octofabric/octopus/internal/broker"
+	"github.com/octofabric/octopus/internal/fabric"
+	"github.com/octofabric/octopus/internal/identity"
+	"github.com/octofabric/octopus/internal/store"
+)
+
+// controlFlags configure the control plane (REST API under /api/v1).
+type controlFlags struct {
+	db                 string
+	kafka              string
+	kafkaCommandConfig string
+	oidcIssuer         string
+	oidcAudience       string
+	introspectionURL   string
+	introspectionID    string
+	introspectionScope string
+}
+
+func addControlFlags(cmd *cobra.Command, f *controlFlags) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.db, "db", "", "control-plane metadata store: sqlite://PATH or postgres://... (default sqlite://DATA_DIR/octopus.db)")
+	fl.StringVar(&f.kafka, "kafka", "", "run the control plane on this external Kafka cluster (HOST:PORT,...) instead of the embedded broker")
+	fl.StringVar(&f.kafkaCommandConfig, "kafka-command-config", "", "with --kafka: the administrator's Java client properties (security.protocol, sasl.mechanism, sasl.jaas.config, ssl.truststore.location of a PEM CA)")
+	fl.StringVar(&f.oidcIssuer, "oidc-issuer", "", "accept bearer JWTs from this OpenID Connect issuer (discovery and JWKS)")
+	fl.StringVar(&f.oidcAudience, "oidc-audience", "", "the audience such JWTs must carry")
+	fl.StringVar(&f.introspectionURL, "introspection-url", "", "accept opaque bearer tokens checked at this RFC 7662 endpoint (e.g. Globus Auth); the client secret comes from $OCTOPUS_INTROSPECTION_CLIENT_SECRET")
+	fl.StringVar(&f.introspectionID, "introspection-client-id", "", "client id for --introspection-url")
+	fl.StringVar(&f.introspectionScope, "introspection-scope", "", "scope an introspected token must hold")
+}
+
+// controlUser is the control plane's own Kafka principal on the embedded
+// broker: a super user whose random password lives only in memory and is
+// replaced at every start.
+const controlUser = "octopus-control-plane"
+
+// controlPlane is the running control plane: its API handler and what to
+// close at shutdown.
+type controlPlane struct {
+	handler http.Handler
+	closers []func()
+}
+
+func (cp *controlPlane) Close() {
+	for i := len(cp.closers) - 1; i >= 0; i-- {
+		cp.closers[i]()
+	}
+}
+
+// disabledAPI answers every /api/v1 request with 503 and why.
+func disabledAPI(reason string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "{\"code\":\"control_plane_disabled\",\"message\":%q,\"details\":{}}\n", reason)
+	})
+}
+
+// controlPassword is a fresh random password for controlUser.
+func controlPassword() string {
+	var raw [32]byte
+	rand.Read(raw[:])
+	return base64.RawURLEncoding.EncodeToString(raw[:])
+}
+
+// embeddedControl prepares the embedded broker for the control plane: it
+// adds controlUser to the super users (before the broker starts), and
+// reports why the control plane cannot run, if it cannot.
+func embeddedControl(sc *broker.SecurityConfig, bound []listenerPlan) (disabled string) {
+	if !slices.ContainsFunc(bound, func(p listenerPlan) bool { return p.Protocol.UsesSASL() }) {
+		return "the control plane issues SCRAM keys: start octopus serve with a SASL listener (--listener SASL_SSL://HOST:PORT)"
+	}
+	if !slices.Contains(sc.Mechanisms, "SCRAM-SHA-512") {
+		return "the control plane issues SCRAM-SHA-512 keys: add SCRAM-SHA-512 to --sasl-mechanisms"
+	}
+	sc.SuperUsers = append(sc.SuperUsers, sasl.UserPrincipal(controlUser))
+	return ""
+}
+
+// startControlPlane opens the store and the identity verifiers and builds
+// the Fabric: on the embedded broker through a loopback SASL listener of
+// its own (the control plane speaks only the Kafka protocol), or on the
+// external cluster of --kafka.
+func startControlPlane(ctx context.Context, f controlFlags, dataDir string, b *broker.Broker, bound []boundListener, caFile string, logger *slog.Logger) (*controlPlane, error) {
+	cp := &controlPlane{}
+	fail := func(err error) (*controlPlane, error) {
+		cp.Close()
+		return nil, err
+	}
+	dbURL := f.db
+	if dbURL == "" {
+		dbURL = "sqlite://" + filepath.Join(dataDir, "octopus.db")
+	}
+	st, err := store.Open(ctx, dbURL)
+	if err != nil {
+		return fail(fmt.Errorf("--db: %w", err))
+	}
+	cp.closers = append(cp.closers, func() { st.Close() })
+
+	local := identity.NewLocal(st, identity.WithLogger(logger))
+	if err := local.EnsureAdmin(ctx, dataDir); err != nil {
+		return fail(fmt.Errorf("control plane administrator: %w", err))
+	}
+	verifiers := []identity.Verifier{local}
+	if f.oidcIssuer != "" {
+		o, err := identity.NewOIDC(ctx, f.oidcIssuer, f.oidcAudience, identity.WithLogger(logger), identity.WithDiscoveryRetry(30*time.Second))
+		if err != nil {
+			return fail(fmt.Errorf("--oidc-issuer: %w", err))
+		}
+		verifiers = append(verifiers, o)
+	}
+	if f.introspectionURL != "" {
+		in, err := identity.NewIntrospection(identity.IntrospectionConfig{
+			URL: f.introspectionURL, ClientID: f.introspectionID,
+			ClientSecret: os.Getenv("OCTOPUS_INTROSPECTION_CLIENT_SECRET"), Scope: f.introspectionScope,
+		}, identity.WithLogger(logger))
+		if err != nil {
+			return fail(fmt.Errorf("--introspection-url: %w", err))
+		}
+		verifiers = append(verifiers, in)
+	}
+
+	fcfg := fabric.Config{Store: st, Logger: logger}
+	if f.kafka != "" {
+		k, err := externalKafka(f)
+		if err != nil {
+			return fail(err)
+		}
+		fcfg.Kafka = k
+	} else {
+		k, clients, err := embeddedKafka(b, bound, caFile)
+		if err != nil {
+			return fail(err)
+		}
+		fcfg.Kafka, fcfg.ClientBootstrap, fcfg.ClientSecurityProtocol, fcfg.ClientCAFile = k, clients.bootstrap, clients.protocol, clients.caFile
+	}
+	fab, err := fabric.New(fcfg)
+	if err != nil {
+		return fail(fmt.Errorf("control plane: %w", err))
+	}
+	cp.closers = append(cp.closers, fab.Close)
+	a, err := api.New(api.Config{Fabric: fab, Verifier: identity.Chain(verifiers...), Local: local, Store: st, Logger: logger})
+	if err != nil {
+		return fail(fmt.Errorf("control plane: %w", err))
+	}
+	cp.handler = a.Handler()
+	return cp, nil
+}
+
+type clientTarget struct {
+	bootstrap []string
+	protocol  string
+	caFile    string
+}
+
+// embeddedKafka gives controlUser a fresh password, opens a loopback
+// SASL_PLAINTEXT listener for the control plane alone, and returns how the
+// Fabric reaches it and what key holders are told (the first SASL
+// listener's advertised address and protocol).
+func embeddedKafka(b *broker.Broker, bound []boundListener, caFile string) (fabric.KafkaConfig, clientTarget, error) {
+	i := slices.IndexFunc(bound, func(bl boundListener) bool { return bl.cfg.Protocol.UsesSASL() })
+	if i < 0 {
+		return fabric.KafkaConfig{}, clientTarget{}, errors.New("control plane: no SASL listener")
+	}
+	pass := controlPassword()
+	cred, err := sasl.NewScramCredential(sasl.ScramSHA512, pass, 4096)
+	if err != nil {
+		return fabric.KafkaConfig{}, clientTarget{}, err
+	}
+	if err := b.Credentials().Upsert(controlUser, sasl.ScramSHA512, cred); err != nil {
+		return fabric.KafkaConfig{}, clientTarget{}, fmt.Errorf("control plane credential: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fabric.KafkaConfig{}, clientTarget{}, fmt.Errorf("control plane listener: %w", err)
+	}
+	go b.ServeListener(ln, broker.Listener{Name: "CONTROL_PLANE", Protocol: broker.SaslPlaintext})
+	ct := clientTarget{bootstrap: []string{bound[i].cfg.Advertise}, protocol: bound[i].cfg.Protocol.String()}
+	if bound[i].cfg.Protocol == broker.SaslSSL {
+		ct.caFile = caFile
+	}
+	return fabric.KafkaConfig{
+		Bootstrap: []string{ln.Addr().String()}, SecurityProtocol: "SASL_PLAINTEXT",
+		Mechanism: "SCRAM-SHA-512", User: controlUser, Password: pass,
+	}, ct, nil
+}
+
+// jaasCreds finds username and password in a sasl.jaas.config value.
+var jaasCreds = regexp.MustCompile(`(username|password)\s*=\s*"([^"]*)"`)
+
+// externalKafka reads --kafka and --kafka-command-config.
+func externalKafka(f controlFlags) (fabric.KafkaConfig, error) {
+	k := fabric.KafkaConfig{SecurityProtocol: "PLAINTEXT"}
+	for _, s := range strings.Split(f.kafka, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			k.Bootstrap = append(k.Bootstrap, s)
+		}
+	}
+	if f.kafkaCommandConfig == "" {
+		return k, nil
+	}
+	props, err := readProperties(f.kafkaCommandConfig)
+	if err != nil {
+		return k, fmt.Errorf("--kafka-command-config: %w", err)
+	}
+	if v := props["security.protocol"]; v != "" {
+		k.SecurityProtocol = v
+	}
+	k.Mechanism = props["sasl.mechanism"]
+	for _, m := range jaasCreds.FindAllStringSubmatch(props["sasl.jaas.config"], -1) {
+		if m[1] == "username" {
+			k.User = m[2]
+		} else {
+			k.Password = m[2]
+		}
+	}
+	if strings.HasSuffix(strings.ToUpper(k.SecurityProtocol), "SSL") {
+		k.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		if ca := props["ssl.truststore.location"]; ca != "" {
+			pem, err := os.ReadFile(ca)
+			if err != nil {
+				return k, fmt.Errorf("--kafka-command-config: ssl.truststore.location: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return k, fmt.Errorf("--kafka-command-config: %s holds no PEM certificate", ca)
+			}
+			k.TLS.RootCAs = pool
+		}
+	}
+	return k, nil
+}
+
+// readProperties reads a Java properties file's key=value lines (no
+// continuation lines or escapes, which client configs do not use).
+func readProperties(path string) (map[string]string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	props := map[string]string{}
+	sc := bufio.NewScanner(fh)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		props[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return props, sc.Err()
+}
