@@ -103,10 +103,32 @@ func (k apiKey) client(t *testing.T, opts ...kgo.Opt) *kgo.Client {
 // produces with a real Kafka client; B cannot read it until A grants it;
 // B then consumes with its own key in a group of its namespace.
 func TestServeControlPlane(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	dir := t.TempDir()
 	c := startChild(t, dir, "--listener", "SASL_PLAINTEXT://127.0.0.1:0", "--fsync", "never")
+	serveStory(t, c, dir, "alice", "bob")
+}
+
+// TestServeControlPlaneOnKafka runs the same story with `octopus serve
+// --kafka`: the control plane alone, on Apache Kafka 4.4 with SCRAM and
+// StandardAuthorizer, keys and grants made through Kafka's admin API.
+func TestServeControlPlaneOnKafka(t *testing.T) {
+	kafka := startSecureKafka(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "kafka-admin.properties")
+	props := "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n" +
+		"sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"" + secAdminPassword + "\";\n"
+	if err := os.WriteFile(cfg, []byte(props), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := startChild(t, dir, "--kafka", kafka, "--kafka-command-config", cfg)
+	// Names unique per run: Kafka outlives the test's store.
+	tag := fmt.Sprint(time.Now().UnixNano() % 1e9)
+	serveStory(t, c, dir, "alice"+tag, "bob"+tag)
+}
+
+func serveStory(t *testing.T, c *child, dir, nameA, nameB string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
 	base := "http://" + c.HTTPAddr()
 
 	raw, err := os.ReadFile(filepath.Join(dir, "admin.token"))
@@ -132,8 +154,8 @@ func TestServeControlPlane(t *testing.T) {
 		Token    string `json:"token"`
 	}
 	var ua, ub user
-	admin.must(http.StatusCreated, "POST", "/api/v1/users", map[string]string{"name": "alice"}, &ua)
-	admin.must(http.StatusCreated, "POST", "/api/v1/users", map[string]string{"name": "bob"}, &ub)
+	admin.must(http.StatusCreated, "POST", "/api/v1/users", map[string]string{"name": nameA}, &ua)
+	admin.must(http.StatusCreated, "POST", "/api/v1/users", map[string]string{"name": nameB}, &ub)
 	a, b := apiClient{t, base, ua.Token}, apiClient{t, base, ub.Token}
 	var me struct {
 		Identity  string `json:"identity"`

@@ -168,7 +168,43 @@ func startControlPlane(ctx context.Context, f controlFlags, dataDir string, b *b
 		return fail(fmt.Errorf("control plane: %w", err))
 	}
 	cp.handler = a.Handler()
+	jctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		housekeeping(jctx, fab, st, logger)
+	}()
+	cp.closers = append(cp.closers, func() { stop(); <-done })
 	return cp, nil
+}
+
+// Housekeeping periods: expired keys lose their credentials and ACLs within
+// a minute; idempotency records are kept a day.
+const (
+	housekeepingEvery = time.Minute
+	idempotencyTTL    = 24 * time.Hour
+)
+
+// housekeeping revokes expired keys and drops old idempotency records until
+// ctx ends.
+func housekeeping(ctx context.Context, fab *fabric.Fabric, st *store.Store, logger *slog.Logger) {
+	t := time.NewTicker(housekeepingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if n, err := fab.ReapExpiredKeys(ctx, now); err != nil {
+				logger.Warn("revoking expired keys", "err", err)
+			} else if n > 0 {
+				logger.Info("revoked expired keys", "count", n)
+			}
+			if _, err := st.PurgeIdempotency(ctx, now.Add(-idempotencyTTL)); err != nil {
+				logger.Warn("purging idempotency records", "err", err)
+			}
+		}
+	}
 }
 
 type clientTarget struct {
