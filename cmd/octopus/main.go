@@ -15,9 +15,12 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(), newBenchCmd())
+	root.AddCommand(newLoginCmd(), newWhoamiCmd(), newUserCmd(), newKeyCmd(), newTopicCmd(),
+		newProduceCmd(), newConsumeCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "octopus:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
