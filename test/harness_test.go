@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/octofabric/octopus/internal/testenv"
 )
 
 // Timeouts for every wait in the harness. The child is built with -race when
@@ -44,8 +46,7 @@ func TestMain(m *testing.M) {
 		os.Exit(runGroupMember(spec)) // this process is a consumer for a group test
 	}
 	code := m.Run()
-	stopSharedKafka()
-	stopSecureKafka()
+	testenv.StopKafka()
 	if bin.dir != "" {
 		os.RemoveAll(bin.dir)
 	}

@@ -8,12 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,97 +24,26 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/octofabric/octopus/internal/auth/sasl"
-	"github.com/octofabric/octopus/internal/broker"
-	"github.com/octofabric/octopus/internal/broker/group"
+	"github.com/octofabric/octopus/internal/testenv"
 )
 
 // secAdminPassword is the super user's password on both secured brokers:
 // KAFKA_ADMIN_PASSWORD for scripts/kafka.sh, the bootstrapped credential for
 // Octopus.
-const secAdminPassword = "admin-secret"
+const secAdminPassword = testenv.AdminPassword
 
 // secWait bounds each wait for an ACL or credential change to become
 // visible: Kafka applies them when its broker replays the metadata log.
 const secWait = 15 * time.Second
 
-// sharedSecureKafka is the one SASL Apache Kafka broker of a test run
-// (scripts/kafka.sh with KAFKA_SECURITY=sasl), separate from sharedKafka
-// because the listener's security is fixed at start. The script's watchdog
-// stops it and removes its directory when the test binary exits;
-// stopSecureKafka does so at once.
-var sharedSecureKafka struct {
-	once sync.Once
-	dir  string
-	addr string
-	err  error
-}
-
 // startSecureKafka returns the address of this run's SASL_PLAINTEXT Apache
-// Kafka (StandardAuthorizer, super user admin), starting it on first use.
-// Like startKafka it fails under CI and skips otherwise when Kafka is not
-// installed.
+// Kafka (testenv.Kafka with KAFKA_SECURITY=sasl: StandardAuthorizer, super
+// user admin), separate from startKafka's because the listener's security
+// is fixed at start. Like startKafka it fails under CI and skips otherwise
+// when Kafka is not installed.
 func startSecureKafka(t *testing.T) string {
 	t.Helper()
-	requireKafka(t)
-	sharedSecureKafka.once.Do(func() {
-		sharedSecureKafka.dir, sharedSecureKafka.addr, sharedSecureKafka.err = launchSecureKafka()
-	})
-	if sharedSecureKafka.err != nil {
-		t.Fatalf("starting Apache Kafka with SASL: %v", sharedSecureKafka.err)
-	}
-	return sharedSecureKafka.addr
-}
-
-// launchSecureKafka is launchKafka with KAFKA_SECURITY=sasl.
-func launchSecureKafka() (dir, addr string, err error) {
-	dir, err = os.MkdirTemp("", "octopus-kafka-sasl-")
-	if err != nil {
-		return "", "", err
-	}
-	port, err := freePort()
-	if err != nil {
-		return dir, "", err
-	}
-	cport, err := freePort()
-	if err != nil {
-		return dir, "", err
-	}
-	script, err := filepath.Abs(kafkaScript)
-	if err != nil {
-		return dir, "", err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), kafkaStartTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", script, "start", dir, strconv.Itoa(port), strconv.Itoa(cport))
-	cmd.Env = append(os.Environ(),
-		"KAFKA_SECURITY=sasl",
-		"KAFKA_ADMIN_PASSWORD="+secAdminPassword,
-		"OCTOPUS_KAFKA_OWNER_PID="+strconv.Itoa(os.Getpid()),
-		"KAFKA_START_TIMEOUT="+strconv.Itoa(int(kafkaStartTimeout/time.Second)-10),
-	)
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	m := kafkaReadyRE.FindSubmatch(out)
-	if err != nil || m == nil {
-		return dir, "", fmt.Errorf("KAFKA_SECURITY=sasl %s start %s %d %d: %v\n%s", kafkaScript, dir, port, cport, err, out)
-	}
-	return dir, string(m[1]), nil
-}
-
-// stopSecureKafka stops the SASL broker, if one was started, and removes
-// its directory (TestMain may call it next to stopSharedKafka; otherwise the
-// watchdog does it shortly after the test binary exits).
-func stopSecureKafka() {
-	if sharedSecureKafka.dir == "" {
-		return
-	}
-	if sharedSecureKafka.addr != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		exec.CommandContext(ctx, "bash", kafkaScript, "stop", sharedSecureKafka.dir).Run()
-	}
-	os.RemoveAll(sharedSecureKafka.dir)
-	sharedSecureKafka.dir = ""
+	return testenv.Kafka(t, "sasl")
 }
 
 // secOctopusOpts changes startSecureOctopus's defaults.
@@ -126,64 +51,29 @@ type secOctopusOpts struct {
 	FailedAuthDelay time.Duration // 0 = the broker's default (100 ms)
 }
 
-// startSecureOctopus runs an in-process broker like the secured Kafka: one
-// SASL_PLAINTEXT listener on 127.0.0.1, ACLs enforced, User:admin a super
-// user with SCRAM-SHA-512 and -256 credentials. Its log (debug level) goes
+// startSecureOctopus runs an in-process broker (testenv.SecureBroker) like
+// the secured Kafka: one SASL_PLAINTEXT listener on 127.0.0.1, ACLs
+// enforced, User:admin a super user with SCRAM-SHA-512 and -256
+// credentials. Its log (debug level) goes
 // to the returned sink.
 func startSecureOctopus(t *testing.T, o secOctopusOpts) (addr string, logs *logSink) {
 	t.Helper()
-	dir := t.TempDir()
 	logs = new(logSink)
-	b, err := broker.New(broker.Config{
-		DataDir:           dir,
-		DefaultPartitions: 1,
-		AutoCreateTopics:  true,
-		Groups:            group.Config{InitialRebalanceDelay: -1},
-		Logger:            slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Security: broker.SecurityConfig{
-			Authorize:       true,
-			SuperUsers:      []string{"User:admin"},
-			Mechanisms:      []string{"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"},
-			FailedAuthDelay: o.FailedAuthDelay,
-		},
-	})
-	if err != nil {
-		t.Fatalf("broker.New: %v\nlog:\n%s", err, logs.Tail(40))
-	}
-	for _, m := range []sasl.ScramMechanism{sasl.ScramSHA512, sasl.ScramSHA256} {
-		cred, err := sasl.NewScramCredential(m, secAdminPassword, 4096)
-		if err == nil {
-			err = b.Credentials().Upsert("admin", m, cred)
-		}
-		if err != nil {
-			b.Close()
-			t.Fatalf("admin %v credential: %v", m, err)
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Close()
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- b.ServeListener(ln, broker.Listener{Protocol: broker.SaslPlaintext}) }()
 	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Errorf("broker.Close: %v", err)
-		}
-		select {
-		case err := <-served:
-			if err != nil && !errors.Is(err, net.ErrClosed) {
-				t.Errorf("broker.ServeListener returned %v after Close", err)
-			}
-		case <-time.After(stopTimeout):
-			t.Errorf("broker.ServeListener still running %v after Close", stopTimeout)
-		}
 		if t.Failed() {
 			t.Logf("secured in-process broker: last log lines:\n%s", logs.Tail(60))
 		}
 	})
-	return ln.Addr().String(), logs
+	b := testenv.SecureBroker(t, testenv.BrokerOptions{
+		Log:               logs,
+		LogLevel:          slog.LevelDebug,
+		Mechanisms:        []string{"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"},
+		AdminMechanisms:   []sasl.ScramMechanism{sasl.ScramSHA512, sasl.ScramSHA256},
+		FailedAuthDelay:   o.FailedAuthDelay,
+		AutoCreateTopics:  true,
+		DefaultPartitions: 1,
+	})
+	return b.Addr, logs
 }
 
 // secTarget is one secured broker of a security differential run.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,12 +18,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
-	"github.com/octofabric/octopus/internal/auth/sasl"
-	"github.com/octofabric/octopus/internal/broker"
-	"github.com/octofabric/octopus/internal/broker/group"
 	"github.com/octofabric/octopus/internal/fabric"
 	"github.com/octofabric/octopus/internal/identity"
 	"github.com/octofabric/octopus/internal/store"
+	"github.com/octofabric/octopus/internal/testenv"
 )
 
 // The tests run the API over real HTTP (httptest) on a real Fabric, on the
@@ -32,7 +29,7 @@ import (
 // enforced, User:admin a super user), with a SQLite store and the built-in
 // token issuer. Nothing is mocked.
 
-const adminPassword = "admin-secret"
+const adminPassword = testenv.AdminPassword
 
 // logSink collects log output for checks and failure reports.
 type logSink struct {
@@ -75,52 +72,17 @@ type env struct {
 }
 
 // startBroker runs the embedded broker as `octopus serve` does with a SASL
-// listener and returns its address.
+// listener (testenv.SecureBroker) and returns its address; its log is
+// shown when t fails.
 func startBroker(t *testing.T) string {
 	t.Helper()
 	logs := new(logSink)
-	b, err := broker.New(broker.Config{
-		DataDir: t.TempDir(),
-		Groups:  group.Config{InitialRebalanceDelay: -1},
-		Logger:  slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		Security: broker.SecurityConfig{
-			Authorize:       true,
-			SuperUsers:      []string{"User:admin"},
-			FailedAuthDelay: 5 * time.Millisecond,
-		},
-	})
-	if err != nil {
-		t.Fatalf("broker.New: %v", err)
-	}
-	cred, err := sasl.NewScramCredential(sasl.ScramSHA512, adminPassword, 4096)
-	if err == nil {
-		err = b.Credentials().Upsert("admin", sasl.ScramSHA512, cred)
-	}
-	if err != nil {
-		b.Close()
-		t.Fatalf("admin credential: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Close()
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- b.ServeListener(ln, broker.Listener{Protocol: broker.SaslPlaintext}) }()
 	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Errorf("broker.Close: %v", err)
-		}
-		select {
-		case <-served:
-		case <-time.After(30 * time.Second):
-			t.Errorf("broker.ServeListener still running 30s after Close")
-		}
 		if t.Failed() {
 			t.Logf("broker log:\n%s", logs.tail(30))
 		}
 	})
-	return ln.Addr().String()
+	return testenv.SecureBroker(t, testenv.BrokerOptions{Log: logs, LogLevel: slog.LevelInfo, FailedAuthDelay: 5 * time.Millisecond}).Addr
 }
 
 // newEnv starts a broker, a store, the built-in issuer, a Fabric and the
@@ -342,6 +304,7 @@ func (e *env) client(k newKey, opts ...kgo.Opt) *kgo.Client {
 
 // newServer serves a over HTTP until t ends.
 func newServer(t *testing.T, a *API) *httptest.Server {
+	t.Helper()
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	return srv

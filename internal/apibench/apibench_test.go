@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/octofabric/octopus/internal/testenv/controlplane"
 )
 
 // Sizes of the full run (BenchmarkControlPlane).
@@ -35,10 +37,10 @@ func concurrencies(tb testing.TB) []int {
 // that the harness works and that every call answers the expected status.
 // It checks no timing.
 func TestAPIBenchSmoke(t *testing.T) {
-	s := newStack(t)
+	s := controlplane.ControlPlane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := Run(ctx, Config{URL: s.url, AdminToken: s.adminToken,
+	res, err := Run(ctx, Config{URL: s.URL, AdminToken: s.AdminToken,
 		Identities: 20, Topics: 20, Grants: 40, Batch: 10, Steady: 12, Concurrency: []int{1, 4}})
 	if err != nil {
 		t.Fatal(err)
@@ -80,9 +82,9 @@ func BenchmarkControlPlane(b *testing.B) {
 	if testing.Short() {
 		b.Skip("a full control-plane run takes minutes; not with -short")
 	}
-	s := newStack(b)
+	s := controlplane.ControlPlane(b)
 	b.ResetTimer()
-	res, err := Run(context.Background(), Config{URL: s.url, AdminToken: s.adminToken,
+	res, err := Run(context.Background(), Config{URL: s.URL, AdminToken: s.AdminToken,
 		Identities: *flagIdentities, Topics: *flagTopics, Grants: *flagGrants, Steady: *flagSteady, Concurrency: concurrencies(b)})
 	b.StopTimer()
 	if res != nil {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/octofabric/octopus/internal/testenv"
 )
 
 // TestConcurrency checks, on the embedded broker, that concurrent
@@ -102,10 +104,7 @@ func TestConcurrency(t *testing.T) {
 // answer fail with Unavailable within their context, and leave no key
 // behind.
 func TestUnavailable(t *testing.T) {
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	port := testenv.FreePort(t)
 	st := openStore(t)
 	f, err := New(Config{Store: st, Wait: time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Kafka: KafkaConfig{Bootstrap: []string{fmt.Sprintf("127.0.0.1:%d", port)}, User: "admin", Password: adminPassword}})

@@ -2,31 +2,25 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
-	"math/rand/v2"
-	"net"
-	neturl "net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/octofabric/octopus/internal/testenv"
 )
 
 // The store tests run every case against SQLite (a file in a temp dir) and
-// PostgreSQL: the server named by OCTOPUS_TEST_POSTGRES_URL (a superuser
-// URL; each test gets a database of its own, created and dropped), else one
-// started for this test binary by scripts/postgres.sh. Without PostgreSQL
-// the PostgreSQL cases fail under CI (CI set) and are skipped otherwise.
+// PostgreSQL (testenv.Postgres): the server named by
+// OCTOPUS_TEST_POSTGRES_URL (a superuser URL; each test gets a database of
+// its own, created and dropped), else one started for this test binary by
+// scripts/postgres.sh. Without PostgreSQL the PostgreSQL cases fail under
+// CI (CI set) and are skipped otherwise.
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	stopSharedPostgres()
+	testenv.StopPostgres()
 	os.Exit(code)
 }
 
@@ -49,8 +43,8 @@ var backends = []*backend{
 	},
 	{
 		name:    kindPostgres,
-		require: requirePostgres,
-		newURL:  newPostgresDB,
+		require: testenv.RequirePostgres,
+		newURL:  testenv.Postgres,
 	},
 }
 
@@ -114,155 +108,4 @@ func must(t testing.TB, err error, what string) {
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-}
-
-// postgresStartTimeout bounds `scripts/postgres.sh start`: initdb and start
-// take about a second on an idle machine, many times that while other test
-// packages load both cores.
-const postgresStartTimeout = 120 * time.Second
-
-// postgresScript is scripts/postgres.sh relative to this package's
-// directory (the working directory of `go test`).
-const postgresScript = "../../scripts/postgres.sh"
-
-// sharedPostgres is the PostgreSQL server of a test run: the one named by
-// OCTOPUS_TEST_POSTGRES_URL, or one started by the first requirePostgres and
-// stopped by stopSharedPostgres (from TestMain) or, when the test binary
-// exits without it, by the script's watchdog.
-var sharedPostgres struct {
-	once  sync.Once
-	dir   string // set when this process started the server
-	url   string
-	admin *sql.DB // connected to url, for CREATE and DROP DATABASE
-	err   error
-}
-
-// requirePostgres makes sure the shared PostgreSQL server runs, or skips t.
-// It fails t instead under CI, and when OCTOPUS_TEST_POSTGRES_URL names a
-// server that does not answer.
-func requirePostgres(t testing.TB) {
-	t.Helper()
-	sharedPostgres.once.Do(func() {
-		if u := os.Getenv("OCTOPUS_TEST_POSTGRES_URL"); u != "" {
-			sharedPostgres.url = u
-		} else {
-			sharedPostgres.dir, sharedPostgres.url, sharedPostgres.err = launchPostgres()
-		}
-		if sharedPostgres.err == nil {
-			sharedPostgres.admin, sharedPostgres.err = connectAdmin(sharedPostgres.url)
-		}
-	})
-	if err := sharedPostgres.err; err != nil {
-		if os.Getenv("CI") == "" && os.Getenv("OCTOPUS_TEST_POSTGRES_URL") == "" {
-			t.Skipf("PostgreSQL tests skipped (set OCTOPUS_TEST_POSTGRES_URL or install PostgreSQL): %v", err)
-		}
-		t.Fatalf("PostgreSQL for the store tests: %v", err)
-	}
-}
-
-// connectAdmin connects to the server at url and checks it answers.
-func connectAdmin(url string) (*sql.DB, error) {
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%s: %w", redact(url), err)
-	}
-	return db, nil
-}
-
-// newPostgresDB creates a database with a random name on the shared server
-// and returns its URL; the database is dropped when t ends.
-func newPostgresDB(t testing.TB) string {
-	t.Helper()
-	requirePostgres(t)
-	name := fmt.Sprintf("octopus_test_%016x", rand.Uint64())
-	ctx := context.Background()
-	if _, err := sharedPostgres.admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := sharedPostgres.admin.ExecContext(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := neturl.Parse(sharedPostgres.url)
-	if err != nil {
-		t.Fatalf("OCTOPUS_TEST_POSTGRES_URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
-// launchPostgres runs `postgres.sh start` in a new temp dir on a free
-// loopback port and returns the dir and the server's URL.
-func launchPostgres() (dir, url string, err error) {
-	script, err := filepath.Abs(postgresScript)
-	if err != nil {
-		return "", "", err
-	}
-	if out, err := exec.Command("bash", script, "installed").CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("PostgreSQL is not installed (%v): %s", err, strings.TrimSpace(string(out)))
-	}
-	dir, err = os.MkdirTemp("", "octopus-postgres-")
-	if err != nil {
-		return "", "", err
-	}
-	port, err := freePort()
-	if err != nil {
-		return dir, "", err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), postgresStartTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", script, "start", dir, strconv.Itoa(port))
-	cmd.Env = append(os.Environ(),
-		"OCTOPUS_POSTGRES_OWNER_PID="+strconv.Itoa(os.Getpid()),
-		"POSTGRES_START_TIMEOUT="+strconv.Itoa(int(postgresStartTimeout/time.Second)-10),
-	)
-	cmd.WaitDelay = 5 * time.Second
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	url = strings.TrimSpace(string(out))
-	if err != nil || !strings.HasPrefix(url, "postgres://") {
-		return dir, "", fmt.Errorf("%s start %s %d: %v\n%s%s", postgresScript, dir, port, err, out, stderr.String())
-	}
-	return dir, url, nil
-}
-
-// stopSharedPostgres stops the server this process started, if any, and
-// removes its directory.
-func stopSharedPostgres() {
-	if sharedPostgres.admin != nil {
-		sharedPostgres.admin.Close()
-	}
-	if sharedPostgres.dir == "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	exec.CommandContext(ctx, "bash", postgresScript, "stop", sharedPostgres.dir).Run()
-	os.RemoveAll(sharedPostgres.dir)
-	sharedPostgres.dir = ""
-}
-
-// freePort returns a loopback TCP port that was free a moment ago, below
-// Linux's ephemeral range (32768 and up), from which client sockets draw.
-func freePort() (int, error) {
-	for range 100 {
-		p := 20000 + rand.IntN(12000)
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		return p, nil
-	}
-	return 0, errors.New("no free loopback port")
 }

@@ -11,8 +11,12 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/octofabric/octopus/internal/testenv/controlplane"
 	"github.com/octofabric/octopus/pkg/client"
 )
+
+// The tests run the SDK against the real API, a whole control plane in this
+// process (controlplane.ControlPlane). Nothing is mocked.
 
 func ctxT(t *testing.T) context.Context {
 	t.Helper()
@@ -35,13 +39,13 @@ func apiCode(t *testing.T, err error) (int, string) {
 // groups, and a produce/consume through KafkaClient with a key.
 func TestClientStory(t *testing.T) {
 	ctx := ctxT(t)
-	s := startServer(t)
-	admin := client.New(s.url+"/", s.adminToken)
+	s := controlplane.ControlPlane(t)
+	admin := client.New(s.URL+"/", s.AdminToken)
 	me, err := admin.Me(ctx)
 	if err != nil || !me.Admin {
 		t.Fatalf("admin Me: %+v %v", me, err)
 	}
-	if doc, err := client.New(s.url, "").OpenAPI(ctx); err != nil || !strings.Contains(string(doc), "openapi") {
+	if doc, err := client.New(s.URL, "").OpenAPI(ctx); err != nil || !strings.Contains(string(doc), "openapi") {
 		t.Fatalf("OpenAPI: %v", err)
 	}
 	ua, err := admin.CreateUser(ctx, client.UserRequest{Name: "alice"})
@@ -52,7 +56,7 @@ func TestClientStory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := client.New(s.url, ua.Token), client.New(s.url, ub.Token, client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}))
+	a, b := client.New(s.URL, ua.Token), client.New(s.URL, ub.Token, client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}))
 	if _, err := b.CreateUser(ctx, client.UserRequest{Name: "mallory"}); err == nil {
 		t.Fatal("bob created a user")
 	} else if st, code := apiCode(t, err); st != 403 || code == "" {
@@ -198,17 +202,17 @@ func errOf[T any](_ T, err error) error { return err }
 // answer that is not JSON.
 func TestClientErrors(t *testing.T) {
 	ctx := ctxT(t)
-	s := startServer(t)
-	st, code := apiCode(t, errOf(client.New(s.url, "").Me(ctx)))
+	s := controlplane.ControlPlane(t)
+	st, code := apiCode(t, errOf(client.New(s.URL, "").Me(ctx)))
 	if st != 401 || code == "" {
 		t.Fatalf("Me without a token: %d %q", st, code)
 	}
-	st, code = apiCode(t, errOf(client.New(s.url, "oct_nonsense").ListTopics(ctx)))
+	st, code = apiCode(t, errOf(client.New(s.URL, "oct_nonsense").ListTopics(ctx)))
 	if st != 401 || code == "" {
 		t.Fatalf("ListTopics with a bad token: %d %q", st, code)
 	}
 	var e *client.Error
-	errors.As(errOf(client.New(s.url, "").Me(ctx)), &e)
+	errors.As(errOf(client.New(s.URL, "").Me(ctx)), &e)
 	if !strings.Contains(e.Error(), e.Code) || e.Message == "" {
 		t.Fatalf("Error(): %q", e.Error())
 	}
@@ -226,7 +230,7 @@ func TestClientErrors(t *testing.T) {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := client.New(s.url, s.adminToken).Me(cctx); !errors.Is(err, context.Canceled) {
+	if _, err := client.New(s.URL, s.AdminToken).Me(cctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Me with a cancelled context: %v", err)
 	}
 }
