@@ -406,7 +406,9 @@ func runCompatAt(t *testing.T, root string, c compatClient, sec scenario.Securit
 			name += "-" + sec.Protocol
 		}
 		path := filepath.Join(dir, name+".log")
-		if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Error(err)
+		} else if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
 			t.Error(err)
 		}
 		t.Logf("client log: %s", path)
