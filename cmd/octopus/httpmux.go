@@ -69,17 +69,25 @@ func serveControlOnly(ctx context.Context, f serveFlags, logger *slog.Logger, st
 	ready.Store(true)
 	logger.Info("ready", "kafka", strings.Split(f.ctl.kafka, ",")[0], "http", hln.Addr().String(),
 		"mode", "control plane on external Kafka", "start_ms", float64(time.Since(started).Microseconds())/1000)
+	runErr := runUntilStopped(ctx, logger, errc, &ready, hs)
+	logger.Info("stopped")
+	return runErr
+}
+
+// runUntilStopped waits for a signal (ctx) or a listener's failure (errc),
+// then marks the server not ready and shuts the HTTP server down, giving
+// requests in flight 5 s. It returns the listener's error, if that ended it.
+func runUntilStopped(ctx context.Context, logger *slog.Logger, errc <-chan error, ready *atomic.Bool, hs *http.Server) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down", "reason", strings.TrimSpace(context.Cause(ctx).Error()))
 	case runErr = <-errc:
-		logger.Error("HTTP listener failed", "err", runErr)
+		logger.Error("listener failed", "err", runErr)
 	}
 	ready.Store(false)
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	hs.Shutdown(sctx)
-	logger.Info("stopped")
 	return runErr
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -222,17 +221,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		"data_dir", f.dataDir, "fsync", policy.String(), "cluster_id", b.ClusterID(),
 		"start_ms", float64(time.Since(started).Microseconds())/1000)
 
-	var runErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down", "reason", strings.TrimSpace(context.Cause(ctx).Error()))
-	case runErr = <-errc:
-		logger.Error("listener failed", "err", runErr)
-	}
-	ready.Store(false)
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	hs.Shutdown(sctx)
+	runErr := runUntilStopped(ctx, logger, errc, &ready, hs)
 	if err := b.Close(); err != nil {
 		logger.Error("closing logs", "err", err)
 		return err
