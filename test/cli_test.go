@@ -410,9 +410,10 @@ func TestCLISASLSSL(t *testing.T) {
 	r := e.ok("", asAdmin, "key", "create", "-o", "json")
 	var key struct {
 		SecurityProtocol string `json:"security_protocol"`
+		CACert           string `json:"ca_cert"`
 	}
 	decodeJSON(t, r.stdout, &key)
-	if key.SecurityProtocol != "SASL_SSL" {
+	if key.SecurityProtocol != "SASL_SSL" || !strings.Contains(key.CACert, "BEGIN CERTIFICATE") {
 		t.Fatalf("key create: %s", r.stdout)
 	}
 	kf := filepath.Join(e.dir, "key.json")
@@ -423,6 +424,19 @@ func TestCLISASLSSL(t *testing.T) {
 	e.ok("a\nb\n", nil, "produce", "secure", "--key", kf)
 	if r := e.ok("", nil, "consume", "secure", "--key", kf); r.stdout != "a\nb\n" {
 		t.Fatalf("consume over SASL_SSL: %q", r.stdout)
+	}
+	// On another machine the server's CA path does not exist: the key's
+	// ca_cert is enough.
+	var remote map[string]any
+	decodeJSON(t, r.stdout, &remote)
+	remote["client_settings"].(map[string]any)["librdkafka"].(map[string]any)["ssl.ca.location"] = "/nonexistent/ca.crt"
+	rb, _ := json.Marshal(remote)
+	kfRemote := filepath.Join(e.dir, "key-remote.json")
+	if err := os.WriteFile(kfRemote, rb, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.ok("", nil, "consume", "secure", "--key", kfRemote); r.stdout != "a\nb\n" {
+		t.Fatalf("consume with the key's ca_cert only: %q", r.stdout)
 	}
 	// A CA that does not sign the server's certificate: refused.
 	other := filepath.Join(e.dir, "other-ca.pem")

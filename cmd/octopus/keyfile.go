@@ -26,7 +26,7 @@ type keyFileFlag struct{ path, caFile string }
 
 func (k *keyFileFlag) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&k.path, "key", "", "a key file, as printed by \"octopus key create -o json\" (default $OCTOPUS_KEY_FILE)")
-	cmd.Flags().StringVar(&k.caFile, "ca-file", "", "with SASL_SSL, trust this CA certificate (PEM) instead of the key file's ssl.ca.location")
+	cmd.Flags().StringVar(&k.caFile, "ca-file", "", "with SASL_SSL, trust this CA certificate (PEM) instead of the key file's ca_cert or ssl.ca.location")
 }
 
 // load reads the key file.
@@ -53,6 +53,7 @@ func (k *keyFileFlag) load() (client.NewKey, error) {
 		return key, errors.New("key file " + path + " has no username or bootstrap_servers")
 	}
 	if k.caFile != "" {
+		key.CACert = "" // the flag wins over the key's own CA
 		if key.ClientSettings == nil {
 			key.ClientSettings = &client.ClientSettings{}
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 	"unicode"
@@ -48,6 +49,10 @@ type NewKey struct {
 	BootstrapServers []string       `json:"bootstrap_servers"`
 	SecurityProtocol string         `json:"security_protocol"`
 	Settings         ClientSettings `json:"client_settings"`
+	// CACert is the PEM certificate of the CA clients must trust, when the
+	// event plane's certificate comes from a private CA (ClientCAFile), so
+	// that a client on another machine needs nothing but this answer.
+	CACert string `json:"ca_cert,omitempty"`
 }
 
 // ClientSettings are ready-to-paste client configurations of a key.
@@ -391,13 +396,21 @@ func (f *Fabric) newKey(k store.Key, secret string) NewKey {
 	}
 	gocode := fmt.Sprintf("cl, err := kgo.NewClient(\n\tkgo.SeedBrokers(%s),%s\n\tkgo.SASL(scram.Auth{User: %q, Pass: %q}.AsSha512Mechanism()),\n)\n",
 		strings.Join(seeds, ", "), goTLS, k.Username, secret)
-	return NewKey{
+	nk := NewKey{
 		Key:              toKey(k),
 		Secret:           secret,
 		BootstrapServers: append([]string(nil), f.cfg.ClientBootstrap...),
 		SecurityProtocol: proto,
 		Settings:         ClientSettings{Librdkafka: rd, KafkaPython: py, JavaProperties: java, FranzGo: gocode},
 	}
+	if ca := f.cfg.ClientCAFile; ca != "" {
+		if pem, err := os.ReadFile(ca); err == nil {
+			nk.CACert = string(pem)
+		} else {
+			f.log.Warn("reading the clients' CA certificate", "path", ca, "err", err)
+		}
+	}
+	return nk
 }
 
 // scramErr is the first error of an AlterUserScramCredentials answer.

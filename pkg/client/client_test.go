@@ -288,3 +288,11 @@ func TestKafkaClientRefusesIncompleteKeys(t *testing.T) {
 	}
 	cl.Close()
 }
+
+func TestKafkaClientCACert(t *testing.T) {
+	key := client.NewKey{Key: client.Key{Username: "ns.k-1", SASLMechanism: "SCRAM-SHA-512"}, Secret: "s",
+		BootstrapServers: []string{"127.0.0.1:1"}, SecurityProtocol: "SASL_SSL", CACert: "not a certificate"}
+	if _, err := client.KafkaClient(key); err == nil || !strings.Contains(err.Error(), "ca_cert") {
+		t.Fatalf("a ca_cert without a certificate: %v", err)
+	}
+}

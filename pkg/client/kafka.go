@@ -13,8 +13,9 @@ import (
 
 // KafkaClient returns a franz-go client that logs in with key: its
 // bootstrap servers, SCRAM-SHA-512 and, when its security protocol is
-// SASL_SSL, TLS, trusting the CA file named by the key's client settings
-// (librdkafka's ssl.ca.location) if any, else the system's roots. opts
+// SASL_SSL, TLS, trusting the key's ca_cert if it has one, else the CA file
+// named by its client settings (librdkafka's ssl.ca.location) if any, else
+// the system's roots. opts
 // come after these and so override them (e.g. kgo.DialTLSConfig).
 func KafkaClient(key NewKey, opts ...kgo.Opt) (*kgo.Client, error) {
 	if len(key.BootstrapServers) == 0 {
@@ -34,7 +35,13 @@ func KafkaClient(key NewKey, opts ...kgo.Opt) (*kgo.Client, error) {
 	case "", "SASL_PLAINTEXT":
 	case "SASL_SSL":
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if s := key.ClientSettings; s != nil && s.Librdkafka["ssl.ca.location"] != "" {
+		if key.CACert != "" {
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM([]byte(key.CACert)) {
+				return nil, errors.New("octopus client: the key's ca_cert holds no PEM certificate")
+			}
+			cfg.RootCAs = pool
+		} else if s := key.ClientSettings; s != nil && s.Librdkafka["ssl.ca.location"] != "" {
 			ca := s.Librdkafka["ssl.ca.location"]
 			pem, err := os.ReadFile(ca)
 			if err != nil {

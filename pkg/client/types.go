@@ -59,6 +59,9 @@ type NewKey struct {
 	// SecurityProtocol is SASL_PLAINTEXT or SASL_SSL.
 	SecurityProtocol string          `json:"security_protocol"`
 	ClientSettings   *ClientSettings `json:"client_settings,omitempty"`
+	// CACert is the PEM certificate of the CA to trust on SASL_SSL, when
+	// the server's certificate comes from a private CA.
+	CACert string `json:"ca_cert,omitempty"`
 	// SecretRedacted is true in an idempotent replay, which carries
 	// neither Secret nor ClientSettings.
 	SecretRedacted bool `json:"secret_redacted,omitempty"`
