@@ -162,8 +162,12 @@ func (d *driver) Consume(ctx context.Context, m *scenario.Member) error {
 	}
 	exited := make(chan error, 1)
 	lines := make(chan error, 1)
-	go func() { lines <- d.read(stdout, m) }()
-	go func() { exited <- cmd.Wait() }()
+	// Wait only after the last read: Wait closes the pipe, and a read still
+	// in progress would fail with "file already closed" (os/exec).
+	go func() {
+		lines <- d.read(stdout, m)
+		exited <- cmd.Wait()
+	}()
 
 	var readErr error
 	stop := time.NewTicker(20 * time.Millisecond)
