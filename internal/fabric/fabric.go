@@ -84,9 +84,10 @@
 //
 // # Concurrency
 //
-// A Fabric is safe for concurrent use. Changes that write ACLs (keys,
-// grants, topic deletion) are serialized by one mutex, so that a key
-// created while a grant changes gets the grant's final state. Several
+// A Fabric is safe for concurrent use. Changes that write the ACLs of an
+// identity's keys (its keys, grants to it) are serialized per identity, so
+// that a key created while a grant changes gets the grant's final state;
+// topic deletion excludes them all (see lockIdentity). Several
 // Octopus instances on one store do not share that mutex; each side writes
 // its row before it reads the other's (a key row before the grants, a grant
 // row before the keys), so a grant is never missed, but a grant revoked
@@ -250,8 +251,46 @@ type Fabric struct {
 	log    *slog.Logger
 	kcl    *kgo.Client  // the administrator's client
 	adm    *kadm.Client // on kcl
-	aclMu  sync.Mutex   // serializes ACL-writing changes (see the package doc)
 	dialer []kgo.Opt    // seeds and transport, for key clients
+
+	// topicMu is held exclusively by changes to every principal's ACLs on
+	// one topic (topic deletion and creation), shared by lockIdentity.
+	topicMu sync.RWMutex
+	idMu    sync.Mutex               // guards idLocks
+	idLocks map[string]*identityLock // by identity ID; present while held or awaited
+}
+
+type identityLock struct {
+	mu   sync.Mutex
+	refs int // holders and waiters; guarded by Fabric.idMu
+}
+
+// lockIdentity serializes the changes that write the ACLs of one
+// identity's keys — its keys being created or revoked, grants to it set or
+// deleted — so that a key created while a grant changes gets the grant's
+// final state. Changes for different identities run in parallel. Lock
+// order: topicMu (shared), then one identity lock; never two identities.
+// It returns the unlock function.
+func (f *Fabric) lockIdentity(id string) (unlock func()) {
+	f.topicMu.RLock()
+	f.idMu.Lock()
+	l := f.idLocks[id]
+	if l == nil {
+		l = &identityLock{}
+		f.idLocks[id] = l
+	}
+	l.refs++
+	f.idMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		f.idMu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(f.idLocks, id)
+		}
+		f.idMu.Unlock()
+		f.topicMu.RUnlock()
+	}
 }
 
 // New builds a Fabric. It does not contact the event plane; the first call
@@ -261,7 +300,7 @@ func New(cfg Config) (*Fabric, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	f := &Fabric{cfg: cfg, store: cfg.Store, log: cfg.Logger}
+	f := &Fabric{cfg: cfg, store: cfg.Store, log: cfg.Logger, idLocks: make(map[string]*identityLock)}
 	f.dialer = []kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Bootstrap...), kgo.DialTimeout(10 * time.Second)}
 	if cfg.Kafka.SecurityProtocol == "SSL" || cfg.Kafka.SecurityProtocol == "SASL_SSL" {
 		tc := cfg.Kafka.TLS

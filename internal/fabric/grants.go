@@ -44,8 +44,8 @@ func (f *Fabric) PutGrant(ctx context.Context, c Caller, topic, grantee string, 
 	if err != nil {
 		return Grant{}, storeErr("get identity", err)
 	}
-	f.aclMu.Lock()
-	defer f.aclMu.Unlock()
+	unlock := f.lockIdentity(ge.ID)
+	defer unlock()
 	// The grant is written before the keys are read (see the package doc).
 	g, err := f.store.PutGrant(ctx, store.Grant{Topic: a.topic.Name, IdentityID: ge.ID, Read: acc.Read, Write: acc.Write})
 	if err != nil {
@@ -107,8 +107,8 @@ func (f *Fabric) DeleteGrant(ctx context.Context, c Caller, topic, grantee strin
 	if err != nil {
 		return err
 	}
-	f.aclMu.Lock()
-	defer f.aclMu.Unlock()
+	unlock := f.lockIdentity(grantee)
+	defer unlock()
 	if err := f.store.DeleteGrant(ctx, a.topic.Name, grantee); err != nil && !isStoreNotFound(err) {
 		return storeErr("delete grant", err)
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/octofabric/octopus/internal/store"
 )
@@ -116,8 +115,12 @@ func (f *Fabric) CreateKey(ctx context.Context, c Caller, spec KeySpec) (NewKey,
 		return NewKey{}, err
 	}
 	secret := newSecret()
-	f.aclMu.Lock()
-	defer f.aclMu.Unlock()
+	sk, err := saltSecret(secret)
+	if err != nil {
+		return NewKey{}, &Error{Kind: Unavailable, Code: "salt_failed", Message: "salting the key's secret failed", Err: err}
+	}
+	unlock := f.lockIdentity(id.ID)
+	defer unlock()
 	var k store.Key
 	for range 3 {
 		k, err = f.store.CreateKey(ctx, store.Key{IdentityID: id.ID, Username: keyUsername(id.Namespace),
@@ -151,7 +154,7 @@ func (f *Fabric) CreateKey(ctx context.Context, c Caller, spec KeySpec) (NewKey,
 	for _, g := range grants {
 		bs = append(bs, topicBindings(g.Topic, p, grantedOps(Access{Read: g.Read, Write: g.Write}))...)
 	}
-	if err := f.upsertSCRAM(ctx, k.Username, secret); err != nil {
+	if err := f.upsertSCRAM(ctx, k.Username, sk); err != nil {
 		return fail(err)
 	}
 	if err := f.createACLs(ctx, bs); err != nil {
@@ -160,7 +163,7 @@ func (f *Fabric) CreateKey(ctx context.Context, c Caller, spec KeySpec) (NewKey,
 	if err := f.waitACLs(ctx, "create key", bs, nil); err != nil {
 		return fail(err)
 	}
-	if err := f.waitLogin(ctx, k.Username, secret, id.Namespace); err != nil {
+	if err := f.waitLogin(ctx, k.Username, sk, id.Namespace); err != nil {
 		return fail(err)
 	}
 	f.log.Info("key created", "identity", id.ID, "user", k.Username, "grants", len(grants))
@@ -190,9 +193,9 @@ func (f *Fabric) grantsOf(ctx context.Context, identityID string) ([]store.Grant
 	return out, nil
 }
 
-func (f *Fabric) upsertSCRAM(ctx context.Context, user, password string) error {
+func (f *Fabric) upsertSCRAM(ctx context.Context, user string, k saltedKey) error {
 	rs, err := f.adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{
-		User: user, Mechanism: kadm.ScramSha512, Iterations: scramIterations, Password: password}})
+		User: user, Mechanism: kadm.ScramSha512, Iterations: scramIterations, Salt: k.salt, SaltedPassword: k.salted}})
 	if err == nil {
 		err = scramErr(rs)
 	}
@@ -200,10 +203,10 @@ func (f *Fabric) upsertSCRAM(ctx context.Context, user, password string) error {
 }
 
 // keyClient returns a client that logs in as a key.
-func (f *Fabric) keyClient(user, secret string) (*kgo.Client, error) {
+func (f *Fabric) keyClient(user string, k saltedKey) (*kgo.Client, error) {
 	return kgo.NewClient(append([]kgo.Opt{
 		kgo.ClientID("octopus-control-plane-check"),
-		kgo.SASL(scram.Auth{User: user, Pass: secret}.AsSha512Mechanism()),
+		kgo.SASL(saltedScram{user: user, key: k}),
 		kgo.RequestRetries(0),
 		kgo.RetryTimeout(time.Second),
 	}, f.dialer...)...)
@@ -212,8 +215,8 @@ func (f *Fabric) keyClient(user, secret string) (*kgo.Client, error) {
 // probeLogin logs in as user and asks for the metadata of a topic in
 // namespace ns (none: no topic). It returns nil when the login succeeded
 // and, with ns, the key may describe the namespace's topics.
-func (f *Fabric) probeLogin(ctx context.Context, user, secret, ns string) error {
-	cl, err := f.keyClient(user, secret)
+func (f *Fabric) probeLogin(ctx context.Context, user string, k saltedKey, ns string) error {
+	cl, err := f.keyClient(user, k)
 	if err != nil {
 		return err
 	}
@@ -241,9 +244,9 @@ func (f *Fabric) probeLogin(ctx context.Context, user, secret, ns string) error 
 }
 
 // waitLogin waits until the key logs in and may describe its namespace.
-func (f *Fabric) waitLogin(ctx context.Context, user, secret, ns string) error {
+func (f *Fabric) waitLogin(ctx context.Context, user string, k saltedKey, ns string) error {
 	return f.retry(ctx, "create key", func(ctx context.Context) (bool, error) {
-		err := f.probeLogin(ctx, user, secret, ns)
+		err := f.probeLogin(ctx, user, k, ns)
 		return err == nil, err
 	})
 }
@@ -257,7 +260,7 @@ func (f *Fabric) dropCredential(ctx context.Context, user string) error {
 	if err := f.deleteACLs(ctx, []binding{principalFilter(p)}); err != nil {
 		return err
 	}
-	tmp := newSecret()
+	tmp := randomSaltedKey()
 	if err := f.upsertSCRAM(ctx, user, tmp); err != nil {
 		return err
 	}
@@ -331,8 +334,8 @@ func (f *Fabric) RevokeKey(ctx context.Context, c Caller, keyID string) error {
 }
 
 func (f *Fabric) revoke(ctx context.Context, k store.Key) error {
-	f.aclMu.Lock()
-	defer f.aclMu.Unlock()
+	unlock := f.lockIdentity(k.IdentityID)
+	defer unlock()
 	if err := f.dropCredential(ctx, k.Username); err != nil {
 		return err
 	}

@@ -139,9 +139,9 @@ func (f *Fabric) CreateTopic(ctx context.Context, c Caller, spec TopicSpec) (Top
 		// A literal ACL left on this name by an earlier topic (a key
 		// created on another instance while that topic was deleted) must
 		// not give anyone access to the new one.
-		f.aclMu.Lock()
+		f.topicMu.Lock()
 		err := f.deleteACLs(ctx, []binding{topicFilter(full)})
-		f.aclMu.Unlock()
+		f.topicMu.Unlock()
 		if err != nil {
 			if derr := f.store.DeleteTopic(context.WithoutCancel(ctx), full); derr != nil {
 				f.log.Warn("forgetting a topic that failed", "topic", full, "err", derr)
@@ -438,8 +438,8 @@ func (f *Fabric) DeleteTopic(ctx context.Context, c Caller, name string) error {
 	if err != nil {
 		return err
 	}
-	f.aclMu.Lock()
-	defer f.aclMu.Unlock()
+	f.topicMu.Lock()
+	defer f.topicMu.Unlock()
 	if err := f.deleteInKafka(ctx, a.topic.Name); err != nil {
 		return err
 	}
