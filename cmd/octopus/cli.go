@@ -6,6 +6,7 @@ package main
 // --token and -o flags, the saved credentials, output and exit codes.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,7 +74,26 @@ func (f *cliFlags) resolveToken() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if c, ok := creds.Servers[f.serverURL()]; ok && c.Token != "" {
+	c, ok := creds.Servers[f.serverURL()]
+	switch {
+	case !ok || c.Token == "":
+	case c.ExpiresAt.IsZero() || time.Until(c.ExpiresAt) > refreshMargin:
+		return c.Token, nil
+	case c.RefreshToken == "" || c.Provider == nil:
+		return "", fmt.Errorf("the token saved for %s expired at %s: run `octopus login --server %s`",
+			f.serverURL(), c.ExpiresAt.Local().Format(time.RFC3339), f.serverURL())
+	default:
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := c.refresh(ctx, f.serverURL())
+		if err != nil {
+			return "", fmt.Errorf("the token saved for %s expired and could not be refreshed (%w): run `octopus login --server %s`",
+				f.serverURL(), err, f.serverURL())
+		}
+		creds.Servers[f.serverURL()] = c
+		if _, err := saveCredentials(creds); err != nil {
+			return "", fmt.Errorf("saving the refreshed token: %w", err)
+		}
 		return c.Token, nil
 	}
 	return "", fmt.Errorf("no token for %s: run `octopus login --server %s`, or set --token or $OCTOPUS_TOKEN (looked in %s)",
@@ -105,6 +125,32 @@ type savedLogin struct {
 	Token    string    `json:"token"`
 	Identity string    `json:"identity,omitempty"`
 	SavedAt  time.Time `json:"saved_at"`
+	// Set by the device-code flow: which of the provider's tokens Token
+	// is ("access_token" or "id_token"), and how to refresh it.
+	TokenKind    string                 `json:"token_kind,omitempty"`
+	ExpiresAt    time.Time              `json:"expires_at,omitzero"`
+	RefreshToken string                 `json:"refresh_token,omitempty"`
+	Provider     *client.DeviceCodeInfo `json:"provider,omitempty"`
+}
+
+// refreshMargin is how long before its expiry a saved token is refreshed.
+const refreshMargin = time.Minute
+
+// refresh returns l with fresh tokens from its provider.
+func (l savedLogin) refresh(ctx context.Context, server string) (savedLogin, error) {
+	tok, err := newAPIClient(server, "").RefreshToken(ctx, *l.Provider, l.RefreshToken)
+	if err != nil {
+		return l, err
+	}
+	l.Token = tok.AccessToken
+	if l.TokenKind == "id_token" {
+		l.Token = tok.IDToken
+	}
+	if l.Token == "" {
+		return l, fmt.Errorf("the provider's refresh answer has no %s", l.TokenKind)
+	}
+	l.RefreshToken, l.ExpiresAt, l.SavedAt = tok.RefreshToken, tok.Expiry, time.Now().UTC()
+	return l, nil
 }
 
 // credentialsPath is $XDG_CONFIG_HOME/octopus/credentials.json, or

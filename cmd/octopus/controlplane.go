@@ -36,6 +36,8 @@ type controlFlags struct {
 	kafkaCommandConfig string
 	oidcIssuer         string
 	oidcAudience       string
+	oidcCLIClientID    string
+	oidcCLIScopes      []string
 	introspectionURL   string
 	introspectionID    string
 	introspectionScope string
@@ -48,6 +50,8 @@ func addControlFlags(cmd *cobra.Command, f *controlFlags) {
 	fl.StringVar(&f.kafkaCommandConfig, "kafka-command-config", "", "with --kafka: the administrator's Java client properties (security.protocol, sasl.mechanism, sasl.jaas.config, ssl.truststore.location of a PEM CA)")
 	fl.StringVar(&f.oidcIssuer, "oidc-issuer", "", "accept bearer JWTs from this OpenID Connect issuer (discovery and JWKS)")
 	fl.StringVar(&f.oidcAudience, "oidc-audience", "", "the audience such JWTs must carry")
+	fl.StringVar(&f.oidcCLIClientID, "oidc-cli-client-id", "", "a public client of --oidc-issuer for `octopus login`'s device-code flow (advertised by GET /api/v1/login)")
+	fl.StringSliceVar(&f.oidcCLIScopes, "oidc-cli-scopes", []string{"openid", "profile", "email", "offline_access"}, "scopes the device-code flow asks for")
 	fl.StringVar(&f.introspectionURL, "introspection-url", "", "accept opaque bearer tokens checked at this RFC 7662 endpoint (e.g. Globus Auth); the client secret comes from $OCTOPUS_INTROSPECTION_CLIENT_SECRET")
 	fl.StringVar(&f.introspectionID, "introspection-client-id", "", "client id for --introspection-url")
 	fl.StringVar(&f.introspectionScope, "introspection-scope", "", "scope an introspected token must hold")
@@ -126,12 +130,16 @@ func startControlPlane(ctx context.Context, f controlFlags, dataDir string, b *b
 		return fail(fmt.Errorf("control plane administrator: %w", err))
 	}
 	verifiers := []identity.Verifier{local}
+	var login *api.LoginConfig
 	if f.oidcIssuer != "" {
 		o, err := identity.NewOIDC(ctx, f.oidcIssuer, f.oidcAudience, identity.WithLogger(logger), identity.WithDiscoveryRetry(30*time.Second))
 		if err != nil {
 			return fail(fmt.Errorf("--oidc-issuer: %w", err))
 		}
 		verifiers = append(verifiers, o)
+		login = &api.LoginConfig{Provider: o, ClientID: f.oidcCLIClientID, Scopes: f.oidcCLIScopes}
+	} else if f.oidcCLIClientID != "" {
+		return fail(errors.New("--oidc-cli-client-id needs --oidc-issuer"))
 	}
 	if f.introspectionURL != "" {
 		in, err := identity.NewIntrospection(identity.IntrospectionConfig{
@@ -163,7 +171,7 @@ func startControlPlane(ctx context.Context, f controlFlags, dataDir string, b *b
 		return fail(fmt.Errorf("control plane: %w", err))
 	}
 	cp.closers = append(cp.closers, fab.Close)
-	a, err := api.New(api.Config{Fabric: fab, Verifier: identity.Chain(verifiers...), Local: local, Store: st, Logger: logger})
+	a, err := api.New(api.Config{Fabric: fab, Verifier: identity.Chain(verifiers...), Local: local, Login: login, Store: st, Logger: logger})
 	if err != nil {
 		return fail(fmt.Errorf("control plane: %w", err))
 	}

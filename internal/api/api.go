@@ -14,7 +14,7 @@
 //
 // # Authentication
 //
-// Every route but openapi.json needs "Authorization: Bearer TOKEN",
+// Every route but openapi.json and login needs "Authorization: Bearer TOKEN",
 // verified by Config.Verifier. No, a malformed, an invalid or an expired
 // token is 401 with WWW-Authenticate: Bearer; a verifier that cannot
 // answer is 503. Tokens, secrets and bodies are never logged or echoed.
@@ -55,7 +55,9 @@ type Config struct {
 	Verifier identity.Verifier // required
 	// Local is the built-in issuer behind POST /api/v1/users; nil: that
 	// route does not exist (404).
-	Local        *identity.Local
+	Local *identity.Local
+	// Login, if set, is advertised by GET /api/v1/login; nil: only "token".
+	Login        *LoginConfig
 	Store        *store.Store // required: idempotency records
 	Logger       *slog.Logger // default slog.Default()
 	MaxBodyBytes int64        // default DefaultMaxBodyBytes
@@ -125,6 +127,7 @@ func (a *API) register() {
 	}
 	const v1 = "/api/v1"
 	add("GET", v1+"/openapi.json", true, a.openAPI)
+	add("GET", v1+"/login", true, a.login)
 	add("GET", v1+"/me", false, a.me)
 	if a.cfg.Local != nil {
 		add("POST", v1+"/users", false, a.createUser)

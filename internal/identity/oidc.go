@@ -42,6 +42,7 @@ type OIDC struct {
 
 	mu          sync.Mutex
 	verifier    *oidc.IDTokenVerifier // nil until discovery succeeds
+	endpoints   Endpoints             // from discovery, with verifier
 	discovering bool                  // a Verify is running discovery
 	lastTry     time.Time             // when discovery last started
 	lastErr     error                 // why it last failed
@@ -64,10 +65,10 @@ func NewOIDC(ctx context.Context, issuerURL, audience string, opts ...Option) (*
 	v := &OIDC{issuer: issuerURL, audience: audience, o: newOptions(opts)}
 	v.client = v.o.httpClient()
 	v.lastTry = v.o.now()
-	verifier, err := v.discover(ctx)
+	verifier, eps, err := v.discover(ctx)
 	switch {
 	case err == nil:
-		v.verifier = verifier
+		v.verifier, v.endpoints = verifier, eps
 	case v.o.retryDiscovery && transient(err):
 		v.lastErr = err
 		v.o.logger.Warn("OIDC provider unreachable; will retry discovery", "issuer", issuerURL, "err", err)
@@ -77,22 +78,41 @@ func NewOIDC(ctx context.Context, issuerURL, audience string, opts ...Option) (*
 	return v, nil
 }
 
+// Endpoints are the provider's OAuth endpoints that clients log in with.
+// DeviceAuthorization is empty when the provider offers no device-code
+// flow (RFC 8628).
+type Endpoints struct {
+	DeviceAuthorization string
+	Token               string
+}
+
 // discover fetches the discovery document and builds the go-oidc verifier.
-func (v *OIDC) discover(ctx context.Context) (*oidc.IDTokenVerifier, error) {
+func (v *OIDC) discover(ctx context.Context) (*oidc.IDTokenVerifier, Endpoints, error) {
 	ctx, cancel := context.WithTimeout(ctx, v.o.timeout)
 	defer cancel()
 	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, v.client), v.issuer)
 	if err != nil {
-		return nil, fmt.Errorf("identity: OIDC discovery of %s: %w", v.issuer, err)
+		return nil, Endpoints{}, fmt.Errorf("identity: OIDC discovery of %s: %w", v.issuer, err)
 	}
 	var doc struct {
-		JWKSURI string `json:"jwks_uri"`
+		JWKSURI    string `json:"jwks_uri"`
+		DeviceAuth string `json:"device_authorization_endpoint"`
+		Token      string `json:"token_endpoint"`
 	}
 	if err := provider.Claims(&doc); err != nil {
-		return nil, fmt.Errorf("identity: OIDC discovery of %s: %w", v.issuer, err)
+		return nil, Endpoints{}, fmt.Errorf("identity: OIDC discovery of %s: %w", v.issuer, err)
 	}
 	if err := checkProviderURL("OIDC jwks_uri", doc.JWKSURI); err != nil {
-		return nil, err
+		return nil, Endpoints{}, err
+	}
+	var eps Endpoints
+	// Endpoints that are not proper URLs are left out rather than failing
+	// token verification, which does not need them.
+	if checkProviderURL("OIDC token_endpoint", doc.Token) == nil {
+		eps.Token = doc.Token
+		if doc.DeviceAuth != "" && checkProviderURL("OIDC device_authorization_endpoint", doc.DeviceAuth) == nil {
+			eps.DeviceAuthorization = doc.DeviceAuth
+		}
 	}
 	// The key set's context carries the client for its later fetches; its
 	// cancellation is ignored by go-oidc.
@@ -101,7 +121,21 @@ func (v *OIDC) discover(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 		ClientID:             v.audience,
 		SupportedSigningAlgs: oidcAlgs,
 		Now:                  v.o.now,
-	}), nil
+	}), eps, nil
+}
+
+// Issuer returns the issuer URL tokens must carry.
+func (v *OIDC) Issuer() string { return v.issuer }
+
+// Endpoints returns the provider's login endpoints, running discovery
+// first if it has not succeeded yet (see current).
+func (v *OIDC) Endpoints(ctx context.Context) (Endpoints, error) {
+	if _, err := v.current(ctx); err != nil {
+		return Endpoints{}, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.endpoints, nil
 }
 
 // current returns the verifier, running discovery first if it has not
@@ -121,7 +155,7 @@ func (v *OIDC) current(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 	v.discovering, v.lastTry = true, v.o.now()
 	v.mu.Unlock()
 
-	verifier, err := v.discover(context.WithoutCancel(ctx))
+	verifier, eps, err := v.discover(context.WithoutCancel(ctx))
 
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -131,7 +165,7 @@ func (v *OIDC) current(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 		v.o.logger.Warn("OIDC discovery failed; will retry", "issuer", v.issuer, "err", err)
 		return nil, unavailable("OIDC discovery", err)
 	}
-	v.verifier, v.lastErr = verifier, nil
+	v.verifier, v.endpoints, v.lastErr = verifier, eps, nil
 	v.o.logger.Info("OIDC provider discovered", "issuer", v.issuer)
 	return verifier, nil
 }
