@@ -14,14 +14,17 @@ import (
 // scripts/postgres.sh for this test binary (as internal/store's tests do).
 // Without PostgreSQL the test fails under CI and is skipped otherwise.
 
-// TestStoryPostgres runs the story on the embedded broker with the
-// metadata in PostgreSQL.
+// TestStoryPostgres runs the story with the metadata in PostgreSQL on both
+// event planes; with TestStory (SQLite) that is every pairing.
 func TestStoryPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: no PostgreSQL")
 	}
-	st := openPostgresStore(t)
-	runStory(t, startEmbedded(t), st)
+	for _, p := range planes {
+		t.Run(p.name, func(t *testing.T) {
+			runStory(t, p.start(t), openPostgresStore(t))
+		})
+	}
 }
 
 // openPostgresStore opens a store on a new database of the shared server
