@@ -1,7 +1,6 @@
 package acl
 
 import (
-	"cmp"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,8 +13,10 @@ import (
 // Concurrency: readers (Authorize, AuthorizeByResourceType, Match,
 // Bindings) load an immutable snapshot through an atomic.Pointer and take
 // no lock. Writers (Add, Delete, and the Store's methods) are serialised by
-// mu, build a whole new snapshot from the old one, and publish it with one
-// atomic store; a reader sees either all of a change or none of it.
+// mu, build a new snapshot from the old one — sharing all it does not
+// change, so a change costs in proportion to its size, not to the number
+// of bindings (see snapshot.apply) — and publish it with one atomic store;
+// a reader sees either all of a change or none of it.
 type Authorizer struct {
 	mu   sync.Mutex // serialises writers; readers never take it
 	snap atomic.Pointer[snapshot]
@@ -65,84 +66,6 @@ func (a *Authorizer) IsSuperUser(principal string) bool {
 	return ok
 }
 
-// entry is the access-control part of a binding, stored under its resource.
-type entry struct {
-	principal string
-	host      string
-	op        Operation
-	perm      Permission
-}
-
-// typeIndex holds the bindings of one resource type.
-type typeIndex struct {
-	literal    map[string][]entry // Literal bindings except "*", by name
-	wildcard   []entry            // Literal "*"
-	prefixed   map[string][]entry // Prefixed bindings, by prefix
-	prefixLens []int              // distinct lengths of the keys of prefixed, ascending
-}
-
-// snapshot is an immutable view of all bindings; never modified once published.
-type snapshot struct {
-	bindings []Binding // sorted by compareBindings, no duplicates
-	types    [numResourceTypes]*typeIndex
-}
-
-func compareBindings(x, y Binding) int {
-	if c := cmp.Compare(x.ResourceType, y.ResourceType); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(x.Pattern, y.Pattern); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(x.Name, y.Name); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(x.Principal, y.Principal); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(x.Host, y.Host); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(x.Operation, y.Operation); c != 0 {
-		return c
-	}
-	return cmp.Compare(x.Permission, y.Permission)
-}
-
-// buildSnapshot indexes bs, which must be sorted and unique.
-func buildSnapshot(bs []Binding) *snapshot {
-	s := &snapshot{bindings: bs}
-	for _, b := range bs {
-		if b.ResourceType < 0 || int(b.ResourceType) >= numResourceTypes {
-			continue // Validate keeps these out
-		}
-		ti := s.types[b.ResourceType]
-		if ti == nil {
-			ti = &typeIndex{literal: map[string][]entry{}, prefixed: map[string][]entry{}}
-			s.types[b.ResourceType] = ti
-		}
-		e := entry{principal: b.Principal, host: b.Host, op: b.Operation, perm: b.Permission}
-		switch {
-		case b.Pattern == Literal && b.Name == WildcardResource:
-			ti.wildcard = append(ti.wildcard, e)
-		case b.Pattern == Literal:
-			ti.literal[b.Name] = append(ti.literal[b.Name], e)
-		case b.Pattern == Prefixed:
-			if _, ok := ti.prefixed[b.Name]; !ok {
-				ti.prefixLens = append(ti.prefixLens, len(b.Name))
-			}
-			ti.prefixed[b.Name] = append(ti.prefixed[b.Name], e)
-		}
-	}
-	for _, ti := range s.types {
-		if ti != nil {
-			slices.Sort(ti.prefixLens)
-			ti.prefixLens = slices.Compact(ti.prefixLens)
-		}
-	}
-	return s
-}
-
 // Authorize reports whether principal, connected from host, may perform op
 // on the resource (rt, name). It follows StandardAuthorizerData.authorize:
 //
@@ -176,25 +99,33 @@ func (a *Authorizer) Authorize(principal, host string, op Operation, rt Resource
 	if ti == nil {
 		return a.allowNoACL
 	}
+	// One walk down the name's path visits every Prefixed binding whose
+	// name is a prefix of name, then the Literal ones with exactly name.
 	var allowed, seen bool
-	if es, ok := ti.literal[name]; ok {
-		seen = true
-		if scan(es, principal, host, op, &allowed) {
-			return false
-		}
-	}
-	for _, l := range ti.prefixLens {
-		if l > len(name) {
-			break
-		}
-		if es, ok := ti.prefixed[name[:l]]; ok {
+	for n := ti.root; ; {
+		if len(n.val.pre) > 0 {
 			seen = true
-			if scan(es, principal, host, op, &allowed) {
+			if scan(n.val.pre, principal, host, op, &allowed) {
 				return false
 			}
 		}
+		d := len(n.key)
+		if d == len(name) {
+			if len(n.val.lit) > 0 {
+				seen = true
+				if scan(n.val.lit, principal, host, op, &allowed) {
+					return false
+				}
+			}
+			break
+		}
+		k := n.kid(name[d]) // on to the kid on name's path if its key is a prefix of name
+		if k == nil || len(k.key) > len(name) || name[d+1:len(k.key)] != k.key[d+1:] {
+			break
+		}
+		n = k
 	}
-	if len(ti.wildcard) > 0 {
+	if len(ti.wildcard) > 0 && name != WildcardResource { // "*" itself was just scanned
 		seen = true
 		if scan(ti.wildcard, principal, host, op, &allowed) {
 			return false
@@ -285,23 +216,23 @@ func (a *Authorizer) AuthorizeByResourceType(principal, host string, op Operatio
 			return true
 		}
 	}
-	// Collect deny patterns, then look for an undominated allow.
+	// Collect deny patterns, then look for an undominated allow. (An
+	// applicable Literal "*" entry has decided already, above.)
 	denyLiteral := map[string]bool{}
 	denyPrefixed := map[string]bool{}
-	for name, es := range ti.literal {
-		for _, e := range es {
+	ti.root.each(func(n *node[entries]) bool {
+		for _, e := range n.val.lit {
 			if applies(e) && e.perm == Deny {
-				denyLiteral[name] = true
+				denyLiteral[n.key] = true
 			}
 		}
-	}
-	for name, es := range ti.prefixed {
-		for _, e := range es {
+		for _, e := range n.val.pre {
 			if applies(e) && e.perm == Deny {
-				denyPrefixed[name] = true
+				denyPrefixed[n.key] = true
 			}
 		}
-	}
+		return true
+	})
 	dominated := func(name string) bool {
 		for i := 1; i <= len(name); i++ {
 			if denyPrefixed[name[:i]] {
@@ -310,21 +241,23 @@ func (a *Authorizer) AuthorizeByResourceType(principal, host string, op Operatio
 		}
 		return false
 	}
-	for name, es := range ti.literal {
-		for _, e := range es {
-			if applies(e) && e.perm == Allow && !denyLiteral[name] && !dominated(name) {
-				return true
+	found := false
+	ti.root.each(func(n *node[entries]) bool {
+		for _, e := range n.val.lit {
+			if applies(e) && e.perm == Allow && !denyLiteral[n.key] && !dominated(n.key) {
+				found = true
+				return false
 			}
 		}
-	}
-	for name, es := range ti.prefixed {
-		for _, e := range es {
-			if applies(e) && e.perm == Allow && !dominated(name) {
-				return true
+		for _, e := range n.val.pre {
+			if applies(e) && e.perm == Allow && !dominated(n.key) {
+				found = true
+				return false
 			}
 		}
-	}
-	return false
+		return true
+	})
+	return found
 }
 
 // AuthorizeIdempotentWrite is Kafka's check for InitProducerId without a
@@ -338,25 +271,28 @@ func (a *Authorizer) AuthorizeIdempotentWrite(principal, host string) bool {
 }
 
 // Bindings returns all bindings, sorted. The slice must not be modified.
-func (a *Authorizer) Bindings() []Binding { return a.snap.Load().bindings }
+// The first call after a change costs O(bindings); later ones are free.
+func (a *Authorizer) Bindings() []Binding { return a.snap.Load().all() }
 
-// Match returns the bindings f selects (DescribeAcls), sorted.
-func (a *Authorizer) Match(f Filter) []Binding {
-	var out []Binding
-	for _, b := range a.snap.Load().bindings {
-		if f.Matches(b) {
-			out = append(out, b)
-		}
-	}
-	return out
-}
+// Match returns the bindings f selects (DescribeAcls), sorted. A filter
+// with a name or a principal looks only at that name's or principal's
+// bindings; others scan all.
+func (a *Authorizer) Match(f Filter) []Binding { return a.snap.Load().match(f) }
 
 // Add validates bs and adds them; bindings already present are ignored, as
 // Kafka does. If any binding is invalid nothing is added and the first
 // validation error (an *InvalidError) is returned; callers answering
 // CreateAcls should Validate each binding first to report per entry.
 func (a *Authorizer) Add(bs []Binding) error {
-	return a.update(func(cur []Binding) ([]Binding, error) { return addBindings(cur, bs) }, nil)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cur := a.snap.Load()
+	c, err := planAdd(cur, bs)
+	if err != nil {
+		return err
+	}
+	a.publishLocked(cur, c)
+	return nil
 }
 
 // Delete removes every binding selected by any of filters and returns, per
@@ -368,90 +304,20 @@ func (a *Authorizer) Add(bs []Binding) error {
 // filter only and still applies the others, so a DeleteAcls handler should
 // Validate each filter and pass only the valid ones.
 func (a *Authorizer) Delete(filters []Filter) ([][]Binding, error) {
-	var removed [][]Binding
-	err := a.update(func(cur []Binding) ([]Binding, error) {
-		var next []Binding
-		var err error
-		removed, next, err = deleteBindings(cur, filters)
-		return next, err
-	}, nil)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cur := a.snap.Load()
+	removed, c, err := planDelete(cur, filters)
 	if err != nil {
 		return nil, err
 	}
+	a.publishLocked(cur, c)
 	return removed, nil
 }
 
-// update computes the next bindings from the current ones under mu, calls
-// persist (if any) with them, and publishes them only if persist succeeds,
-// so memory never runs ahead of disk.
-func (a *Authorizer) update(next func([]Binding) ([]Binding, error), persist func([]Binding) error) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	cur := a.snap.Load().bindings
-	bs, err := next(cur)
-	if err != nil {
-		return err
+// publishLocked makes cur changed by c the snapshot readers see.
+func (a *Authorizer) publishLocked(cur *snapshot, c change) {
+	if !c.empty() {
+		a.snap.Store(cur.apply(c))
 	}
-	if bs == nil {
-		return nil // no change
-	}
-	if persist != nil {
-		if err := persist(bs); err != nil {
-			return err
-		}
-	}
-	a.snap.Store(buildSnapshot(bs))
-	return nil
-}
-
-// addBindings returns cur plus bs, sorted and unique, or nil if nothing changes.
-func addBindings(cur, bs []Binding) ([]Binding, error) {
-	for _, b := range bs {
-		if err := b.Validate(); err != nil {
-			return nil, err
-		}
-	}
-	next := make([]Binding, 0, len(cur)+len(bs))
-	next = append(next, cur...)
-	next = append(next, bs...)
-	slices.SortFunc(next, compareBindings)
-	next = slices.CompactFunc(next, func(x, y Binding) bool { return x == y })
-	if len(next) == len(cur) {
-		return nil, nil
-	}
-	return slices.Clip(next), nil
-}
-
-// deleteBindings returns what each filter selects and the bindings left,
-// or a nil next if nothing is removed.
-func deleteBindings(cur []Binding, filters []Filter) (removed [][]Binding, next []Binding, err error) {
-	for _, f := range filters {
-		if err := f.Validate(); err != nil {
-			return nil, nil, err
-		}
-	}
-	removed = make([][]Binding, len(filters))
-	gone := make([]bool, len(cur))
-	n := 0
-	for fi, f := range filters {
-		for i, b := range cur {
-			if f.Matches(b) {
-				removed[fi] = append(removed[fi], b)
-				if !gone[i] {
-					gone[i] = true
-					n++
-				}
-			}
-		}
-	}
-	if n == 0 {
-		return removed, nil, nil
-	}
-	next = make([]Binding, 0, len(cur)-n)
-	for i, b := range cur {
-		if !gone[i] {
-			next = append(next, b)
-		}
-	}
-	return removed, next, nil
 }
