@@ -295,7 +295,7 @@ func readBindings(data []byte, count uint64, first int) (bs []Binding, rest []by
 		}
 		data = data[4:]
 		for _, dst := range [...]*string{&b.Name, &b.Principal, &b.Host} {
-			n, k := binary.Uvarint(data)
+			n, k := uvarint(data)
 			if k <= 0 || n > maxString || n > uint64(len(data)-k) {
 				return nil, nil, fmt.Errorf("record %d: bad string length", first+i)
 			}
@@ -311,6 +311,16 @@ func readBindings(data []byte, count uint64, first int) (bs []Binding, rest []by
 		bs = append(bs, b)
 	}
 	return bs, data, nil
+}
+
+// uvarint is binary.Uvarint refusing overlong encodings (k = 0), so that
+// one value has one encoding. An overlong one ends in a zero byte.
+func uvarint(b []byte) (n uint64, k int) {
+	n, k = binary.Uvarint(b)
+	if k > 1 && b[k-1] == 0 {
+		return 0, 0
+	}
+	return n, k
 }
 
 // encodeChange is the payload of c's log record (version logVersion).
@@ -335,7 +345,7 @@ func encodeChange(c change) []byte {
 func decodeChange(p []byte) (change, error) {
 	var lists [2][]Binding
 	for i := range lists {
-		n, k := binary.Uvarint(p)
+		n, k := uvarint(p)
 		if k <= 0 {
 			return change{}, errors.New("bad record count")
 		}
