@@ -1,6 +1,7 @@
 package acl
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -301,4 +302,27 @@ func FuzzDecodeChange(f *testing.F) {
 			t.Fatal("decode/encode not a round trip")
 		}
 	})
+}
+
+// goldenV1 is storeBindings() as a v1 file written before the log existed.
+const goldenV1 = "4f43544f41434c0a00010000000602030303066f72646572730a557365723a616c696365012a0203080310c3bc6ec3af636f64652de5908de5898d0c557365723ac3bc6d6c617574012a02040202077365637265742e06557365723a2a012a03030303016708557365723a626f62093139322e302e322e31040307030d6b61666b612d636c757374657208557365723a6f7073012a050404030374782d0a557365723a616c696365012a16f1056b"
+
+// A data dir from before the log opens unchanged, and the snapshot format
+// is still written byte for byte as it was.
+func TestStoreOpensV1File(t *testing.T) {
+	golden, _ := hex.DecodeString(goldenV1)
+	want := sortedUnique(storeBindings())
+	if !slices.Equal(encode(want), golden) {
+		t.Fatal("snapshot encoding changed")
+	}
+	path := filepath.Join(t.TempDir(), "acls")
+	os.WriteFile(path, golden, 0o600)
+	s := openStore(t, path)
+	if !slices.Equal(s.Bindings(), want) {
+		t.Fatalf("opened %v", s.Bindings())
+	}
+	mustAdd(t, s, allow(Topic, Literal, "new", "User:a", Read))
+	if got, _ := os.ReadFile(path); !slices.Equal(got, golden) {
+		t.Fatal("a change rewrote the snapshot instead of logging")
+	}
 }
