@@ -164,3 +164,36 @@ func FuzzCredentialsDecode(f *testing.F) {
 		}
 	})
 }
+
+func FuzzCredentialsLogDecode(f *testing.F) {
+	cred256, _ := ScramCredentialWithSalt(ScramSHA256, "pw", []byte("salt"), 4096)
+	cred512, _ := ScramCredentialWithSalt(ScramSHA512, "pw", []byte("salt2"), 8192)
+	f.Add(encodeCredChanges([]CredentialChange{{User: "alice", Mech: ScramSHA256, Cred: cred256}}))
+	f.Add(encodeCredChanges([]CredentialChange{{User: "bob", Mech: ScramSHA512, Delete: true}}))
+	f.Add(encodeCredChanges([]CredentialChange{
+		{User: "alice", Mech: ScramSHA256, Delete: true},
+		{User: "bob", Mech: ScramSHA512, Cred: cred512},
+		{User: "ü", Mech: ScramSHA256, Cred: cred256},
+	}))
+	f.Add([]byte{0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		changes, err := decodeCredChanges(b)
+		if err != nil {
+			return
+		}
+		if len(changes) == 0 {
+			t.Fatal("decoded an empty change")
+		}
+		for _, ch := range changes {
+			if ch.User == "" || !ch.Mech.valid() {
+				t.Fatalf("decoded invalid key %+v", ch)
+			}
+			if !ch.Delete && (ch.Cred.Mechanism != ch.Mech || ch.Cred.Validate() != nil) {
+				t.Fatalf("decoded invalid credential for %s", ch.User)
+			}
+		}
+		if !bytes.Equal(encodeCredChanges(changes), b) {
+			t.Fatal("decode/encode not a round trip")
+		}
+	})
+}
