@@ -18,10 +18,10 @@ import (
 // changes made since. Open reads the snapshot and replays the log. A change
 // is appended to the log and fsynced before it is published to readers and
 // before Add or Delete returns, so its cost does not grow with the number
-// of bindings. When the log outgrows the snapshot (fsutil.Journal.ShouldCompact:
-// at least 1 MiB and at least the snapshot's size), or no snapshot exists
-// yet, the current bindings are written as the new snapshot and the log is
-// emptied. Once a write fails the Store refuses further changes (the error
+// of bindings. When the log outgrows the snapshot (at least 1 MiB and at
+// least the snapshot's size: fsutil.Journal.ShouldCompact), or no snapshot
+// exists yet, the current bindings are written as the new snapshot and the
+// log is emptied. Once a write fails the Store refuses further changes (the error
 // sticks) because the files' state is unknown. Change bindings through the
 // Store's Add, Delete and DeleteFiltered: the embedded Authorizer's own Add
 // and Delete change memory only.
@@ -47,8 +47,9 @@ import (
 // concrete bindings the change added and removed, never filters.
 //
 // Why a crash in the middle of a compaction is safe: the new snapshot is
-// the old one with every log record applied, and it is durable before the
-// log is emptied. A record sets each of its bindings present (added) or
+// the old one with every log record applied and nothing else (the change
+// that triggers a compaction is appended first), and it is durable before
+// the log is emptied. A record sets each of its bindings present (added) or
 // absent (removed), whatever it was, so replaying all the records over any
 // state leaves each binding a record touches as the last record touching
 // it says, and every other binding as it was. Over the new snapshot that is
