@@ -1,0 +1,375 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/octofabric/octopus/internal/trigger"
+	"github.com/octofabric/octopus/internal/trigger/filter"
+)
+
+type topicPartition struct {
+	topic string
+	part  int32
+}
+
+// runner runs one trigger on this instance: a member of the trigger's
+// consumer group whose poll loop feeds one partition worker per assigned
+// partition, plus a committer and a scaler.
+//
+// Concurrency: the poll loop, franz-go's rebalance callbacks, the
+// committer and the scaler share parts under mu. A partition is removed
+// from parts before it is stopped, so the poll loop never feeds a stopped
+// partition. Commits are serialized by commitMu.
+type runner struct {
+	e       *Engine
+	d       trigger.Deployed
+	log     *slog.Logger
+	metrics *metrics
+	counts  recordCounters
+	ctx     context.Context // ends the poll loop, committer and scaler
+	cancel  context.CancelFunc
+	// work is the partitions' context: it outlives ctx so that stopping
+	// drains batches in flight (partition.stop) instead of cutting them off.
+	work       context.Context
+	cancelWork context.CancelFunc
+	done       chan struct{}
+
+	cl      *kgo.Client
+	flt     *filter.Filter // nil: every record matches
+	handler trigger.Handler
+	limit   *limiter
+	// queueHigh is the queued-record count of a partition at which its
+	// fetching pauses (resumed when the worker takes the queue).
+	queueHigh int
+
+	mu    sync.Mutex
+	parts map[topicPartition]*partition
+
+	commitMu sync.Mutex
+}
+
+func (e *Engine) newRunner(d trigger.Deployed) (*runner, error) {
+	r := &runner{e: e, d: d, metrics: e.metrics, counts: e.metrics.recordCounters(d.ID), done: make(chan struct{}),
+		log:   e.log.With("trigger", d.ID),
+		limit: newLimiter(d.Spec.Concurrency.Min), queueHigh: max(2*d.Spec.BatchSize, 1000),
+		parts: make(map[topicPartition]*partition)}
+	if len(d.Spec.Filter) > 0 {
+		f, err := filter.Compile(d.Spec.Filter)
+		if err != nil {
+			return nil, err
+		}
+		r.flt = f
+	}
+	obs := e.observe
+	r.handler = trigger.Chain(e.cfg.Invoker.Handler(d),
+		e.deadLetter(d.Spec.DeadLetterTopic, obs),
+		e.retry(d.Spec.Retry, obs))
+	start := kgo.NewOffset().AtEnd()
+	switch d.Spec.Start.Kind {
+	case "earliest":
+		start = kgo.NewOffset().AtStart()
+	case "timestamp":
+		start = kgo.NewOffset().AfterMilli(d.Spec.Start.Time.UnixMilli())
+	}
+	opts := append([]kgo.Opt{
+		kgo.ClientID("octopus-trigger-" + d.ID),
+		kgo.ConsumerGroup(e.cfg.GroupPrefix + d.ID),
+		kgo.ConsumeTopics(d.Spec.Topics...),
+		kgo.ConsumeResetOffset(start),
+		kgo.DisableAutoCommit(),
+		kgo.OnPartitionsAssigned(r.assigned),
+		kgo.OnPartitionsRevoked(r.revoked),
+		kgo.OnPartitionsLost(r.lost),
+		kgo.HeartbeatInterval(e.cfg.HeartbeatInterval),
+		kgo.FetchMaxWait(e.cfg.FetchMaxWait),
+		kgo.WithLogger(kgoLogger{r.log}),
+	}, e.cfg.Kafka...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	r.cl = cl
+	return r, nil
+}
+
+// start runs the trigger until stop.
+func (r *runner) start(parent context.Context) {
+	r.ctx, r.cancel = context.WithCancel(parent)
+	r.work, r.cancelWork = context.WithCancel(context.WithoutCancel(parent))
+	r.metrics.concurrency(r.d.ID, r.d.Spec.Concurrency.Min)
+	go r.run()
+}
+
+// stop stops polling, lets batches in flight finish within the drain time,
+// commits what finished and leaves the group.
+func (r *runner) stop() {
+	r.cancel()
+	<-r.done
+}
+
+func (r *runner) run() {
+	defer close(r.done)
+	var wg sync.WaitGroup
+	wg.Go(r.committer)
+	wg.Go(r.scaler)
+	for {
+		fs := r.cl.PollRecords(r.ctx, 10_000)
+		if r.ctx.Err() != nil {
+			break
+		}
+		fs.EachError(func(topic string, part int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				r.log.Warn("trigger fetch", "topic", topic, "partition", part, "err", err)
+			}
+		})
+		var pause map[string][]int32
+		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if len(fp.Records) == 0 {
+				return
+			}
+			r.mu.Lock()
+			p := r.parts[topicPartition{fp.Topic, fp.Partition}]
+			r.mu.Unlock()
+			if p != nil && p.push(fp.Records, fp.HighWatermark) {
+				if pause == nil {
+					pause = map[string][]int32{}
+				}
+				pause[fp.Topic] = append(pause[fp.Topic], fp.Partition)
+			}
+		})
+		if pause != nil {
+			r.cl.PauseFetchPartitions(pause)
+		}
+	}
+	wg.Wait()
+	// Closing the client leaves the group; franz-go first calls revoked
+	// with every partition, which drains and commits them.
+	r.cl.Close()
+	stopAll(r.take(nil), 0) // anything the close did not revoke
+	r.cancelWork()
+	r.metrics.forget(r.d.ID)
+}
+
+// resume lets a partition paused by its long queue fetch again.
+func (r *runner) resume(topic string, part int32) {
+	r.cl.ResumeFetchPartitions(map[string][]int32{topic: {part}})
+}
+
+// matches applies the trigger's filter to a record.
+func (r *runner) matches(kr *kgo.Record) bool {
+	if r.flt == nil {
+		return true
+	}
+	var hs []filter.Header
+	if len(kr.Headers) > 0 {
+		hs = make([]filter.Header, len(kr.Headers))
+		for i, h := range kr.Headers {
+			hs[i] = filter.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	fr := filterRecord(kr, hs)
+	return r.flt.Match(&fr)
+}
+
+// call runs the pipeline on a batch until it is finished (true) or ctx
+// ends (false). The pipeline itself retries calls and dead-letters; an
+// error it returns while ctx lives (the dead-letter topic could not be
+// written) is retried here after a pause, so a batch is never skipped.
+func (r *runner) call(ctx context.Context, b *trigger.Batch) bool {
+	wait := time.Second
+	for {
+		err := r.handler.Handle(ctx, b)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		r.log.Warn("trigger batch not finished; will try again", "delivery", b.ID, "wait", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+func (r *runner) assigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for t, ps := range m {
+		for _, p := range ps {
+			tp := topicPartition{t, p}
+			if r.parts[tp] != nil {
+				continue
+			}
+			w := newPartition(r, t, p)
+			r.parts[tp] = w
+			go w.run()
+		}
+	}
+	r.log.Debug("partitions assigned", "partitions", m)
+}
+
+// revoked drains the revoked partitions (batches in flight get the drain
+// time to finish) and commits what finished, before the rebalance goes on.
+func (r *runner) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	ps := r.take(m)
+	stopAll(ps, r.e.cfg.DrainTimeout)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	r.commit(cctx, ps)
+	r.log.Debug("partitions revoked", "partitions", m)
+}
+
+// lost abandons partitions another member may own already: no commit.
+func (r *runner) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	stopAll(r.take(m), 0)
+	r.log.Info("partitions lost", "partitions", m)
+}
+
+// take removes the named partitions (nil: all) from parts and returns them.
+func (r *runner) take(m map[string][]int32) []*partition {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*partition
+	if m == nil {
+		for tp, w := range r.parts {
+			out = append(out, w)
+			delete(r.parts, tp)
+		}
+		return out
+	}
+	for t, ps := range m {
+		for _, p := range ps {
+			tp := topicPartition{t, p}
+			if w := r.parts[tp]; w != nil {
+				out = append(out, w)
+				delete(r.parts, tp)
+			}
+		}
+	}
+	return out
+}
+
+func stopAll(ps []*partition, grace time.Duration) {
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Go(func() { p.stop(grace) })
+	}
+	wg.Wait()
+}
+
+func (r *runner) assignedParts() []*partition {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*partition, 0, len(r.parts))
+	for _, p := range r.parts {
+		out = append(out, p)
+	}
+	return out
+}
+
+// committer commits finished offsets every CommitEvery; revocation and
+// stopping commit too. A crash re-delivers at most what finished since the
+// last commit (at-least-once).
+func (r *runner) committer() {
+	t := time.NewTicker(r.e.cfg.CommitEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+		r.commit(r.ctx, r.assignedParts())
+	}
+}
+
+// commit commits the committable offset of each of ps that moved since its
+// last commit.
+func (r *runner) commit(ctx context.Context, ps []*partition) {
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	var moved []*partition
+	var at []int64
+	for _, p := range ps {
+		c := p.committable()
+		p.mu.Lock()
+		last := p.committed
+		p.mu.Unlock()
+		if c < 0 || c == last {
+			continue
+		}
+		if offsets[p.topic] == nil {
+			offsets[p.topic] = map[int32]kgo.EpochOffset{}
+		}
+		offsets[p.topic][p.part] = kgo.EpochOffset{Epoch: -1, Offset: c}
+		moved, at = append(moved, p), append(at, c)
+	}
+	if len(moved) == 0 {
+		return
+	}
+	var failed error
+	r.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			failed = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if e := kerr.ErrorForCode(p.ErrorCode); e != nil && failed == nil {
+					failed = e
+				}
+			}
+		}
+	})
+	if failed != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("trigger commit failed; will try again", "err", failed)
+		}
+		return
+	}
+	for i, p := range moved {
+		p.mu.Lock()
+		p.committed = at[i]
+		p.mu.Unlock()
+	}
+}
+
+// scaler applies the scaling rule (limit.go) every ScaleEvery.
+func (r *runner) scaler() {
+	t := time.NewTicker(r.e.cfg.ScaleEvery)
+	defer t.Stop()
+	s := &r.d.Spec
+	below := 0
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+		var backlog int64
+		for _, p := range r.assignedParts() {
+			backlog += p.lag()
+		}
+		cur, _ := r.limit.state()
+		next := scale(backlog, s.BatchSize, cur, s.Concurrency.Min, s.Concurrency.Max, &below)
+		if next != cur {
+			r.limit.setLimit(next)
+			r.log.Debug("trigger concurrency", "from", cur, "to", next, "backlog", backlog)
+		}
+		r.metrics.concurrency(r.d.ID, next)
+		r.metrics.backlog(r.d.ID, backlog)
+	}
+}
