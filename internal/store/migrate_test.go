@@ -71,22 +71,30 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 		url := b.newURL(t)
 		mustOpen(t, url).Close()
 
+		// Every real migration, then a broken one.
 		dir := "migrations/" + b.name
-		first, err := fs.ReadFile(migrationFiles, dir+"/0001_init.sql")
-		must(t, err, "read 0001")
-		migrationFS = fstest.MapFS{
-			dir + "/0001_init.sql":   {Data: first},
-			dir + "/0002_broken.sql": {Data: []byte("CREATE TABLE extra (x INTEGER);\nINSERT INTO no_such_table VALUES (1);\n")},
+		fsys := fstest.MapFS{}
+		entries, err := fs.ReadDir(migrationFiles, dir)
+		must(t, err, "read migrations")
+		for _, e := range entries {
+			data, err := fs.ReadFile(migrationFiles, dir+"/"+e.Name())
+			must(t, err, "read "+e.Name())
+			fsys[dir+"/"+e.Name()] = &fstest.MapFile{Data: data}
 		}
+		last := SchemaVersion()
+		broken := last + 1
+		fsys[fmt.Sprintf("%s/%04d_broken.sql", dir, broken)] = &fstest.MapFile{
+			Data: []byte("CREATE TABLE extra (x INTEGER);\nINSERT INTO no_such_table VALUES (1);\n")}
+		migrationFS = fsys
 		t.Cleanup(func() { migrationFS = migrationFiles })
 		_, err = Open(ctxT(t), url)
-		if err == nil || !strings.Contains(err.Error(), "migrate to version 2") {
-			t.Fatalf("Open with a broken migration 2: %v, want a failure of version 2", err)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("migrate to version %d", broken)) {
+			t.Fatalf("Open with a broken migration %d: %v, want a failure of version %d", broken, err, broken)
 		}
 		migrationFS = migrationFiles
 		s := mustOpen(t, url)
-		if v, err := s.Version(ctxT(t)); err != nil || v != 1 {
-			t.Fatalf("after the failed migration: version %d, %v; want 1", v, err)
+		if v, err := s.Version(ctxT(t)); err != nil || v != last {
+			t.Fatalf("after the failed migration: version %d, %v; want %d", v, err, last)
 		}
 		if _, err := s.ro.ExecContext(ctxT(t), "SELECT x FROM extra"); err == nil {
 			t.Fatalf("table extra of the failed migration exists")

@@ -1,8 +1,8 @@
 // Package store is the control plane's metadata store: identities, local
-// tokens, Kafka keys, topics, grants and idempotency records, in SQLite (the
-// embedded default, pure Go) or PostgreSQL (several Octopus instances on one
-// database). Both run the same queries; the schema differs only in column
-// types (see migrations/).
+// tokens, Kafka keys, topics, grants, triggers and idempotency records, in
+// SQLite (the embedded default, pure Go) or PostgreSQL (several Octopus
+// instances on one database). Both run the same queries; the schema differs
+// only in column types (see migrations/).
 //
 // Concurrency: a Store is safe for concurrent use and keeps no state of its
 // own beyond database/sql's connection pools. On SQLite every write goes

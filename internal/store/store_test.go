@@ -33,6 +33,10 @@ var storeTests = []struct {
 	{"TopicDeleteCascadesGrants", testTopicDeleteCascadesGrants},
 	{"GrantPutGetListDelete", testGrantPutGetListDelete},
 	{"GrantConstraints", testGrantConstraints},
+	{"TriggerCreateGetList", testTriggerCreateGetList},
+	{"TriggerConstraints", testTriggerConstraints},
+	{"TriggerUpdateOptimistic", testTriggerUpdateOptimistic},
+	{"TriggerListAllPagedDelete", testTriggerListAllPagedDelete},
 	{"IdempotencyPutIfAbsent", testIdempotencyPutIfAbsent},
 	{"IdempotencyPurge", testIdempotencyPurge},
 	{"TxCommit", testTxCommit},
@@ -787,6 +791,7 @@ var wantSchema = map[string][]string{
 	"topics":            {"name", "namespace", "owner_id", "partitions", "configs", "created_at", "updated_at"},
 	"grants":            {"topic", "identity_id", "can_read", "can_write", "created_at", "updated_at"},
 	"idempotency":       {"scope", "idem_key", "request_hash", "response", "status", "created_at"},
+	"triggers":          {"id", "owner_id", "name", "enabled", "version", "spec", "secret", "created_at", "updated_at"},
 }
 
 func testSchema(t *testing.T, db testDB) {
