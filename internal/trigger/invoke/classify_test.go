@@ -31,7 +31,7 @@ func TestParseRetryAfter(t *testing.T) {
 		{raNow.Add(-time.Minute).Format(http.TimeFormat), 0},
 		{raNow.Add(48 * time.Hour).Format(http.TimeFormat), time.Hour},
 		{"Wednesday, 06-May-26 07:10:09 GMT", 2 * time.Minute}, // RFC 850
-		{"Wed May  6 07:08:19 2026", 10 * time.Second},          // asctime
+		{"Wed May  6 07:08:19 2026", 10 * time.Second},         // asctime
 		{"Wed, 06 May 2026 07:08:99 GMT", 0},
 	} {
 		if got := parseRetryAfter(tc.in, raNow); got != tc.want {
