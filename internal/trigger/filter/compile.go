@@ -173,10 +173,8 @@ func (c *compiler) recordField(conjs *[]conj, k string, v *jnode, kp string, inO
 	if v.kind == 'a' {
 		return c.leaf(conjs, []string{k}, v, kp, ft)
 	}
-	example := `["orders"]`
-	if ft == ftNumber {
-		example = "[0]"
-	}
+	example := map[string]string{"key": `["job-17"]`, "topic": `["orders"]`, "partition": "[0]",
+		"offset": `[{"numeric": [">=", 1000]}]`, "timestamp": `[{"numeric": [">", 1700000000000]}]`}[k]
 	return errorf(kp, "%s holds a single %s, so it takes a list of values, e.g. \"%s\": %s; found %s", k, typeName(ft), k, example, describe(v))
 }
 

@@ -115,6 +115,18 @@ func (tg target) want(k leafKind, ep string) error {
 	return nil
 }
 
+// wantOp rejects an operator that works only on values of kind k (strings
+// or numbers) where the field never holds one.
+func (tg target) wantOp(op string, k leafKind, ep string) error {
+	switch {
+	case k == lString && tg.ft == ftNumber:
+		return errorf(ep, "%s works on strings, but %s is a number, so it never matches; use numeric or exact numbers", op, tg.what())
+	case k == lNumber && (tg.ft == ftString || tg.ft == ftHeader):
+		return errorf(ep, `%s works on numbers, but %s is a string, so it never matches; use exact strings or prefix, e.g. ["42"]`, op, tg.what())
+	}
+	return nil
+}
+
 func (tg target) what() string {
 	if tg.ft == ftHeader {
 		return "a header value"
@@ -136,7 +148,7 @@ func compileOperator(e *jnode, ep string, tg target) (m matcher, exists int, err
 	opp := member(ep, op)
 	switch op {
 	case "prefix", "suffix":
-		if err := tg.want(lString, opp); err != nil {
+		if err := tg.wantOp(op, lString, opp); err != nil {
 			return m, 0, err
 		}
 		m.op = opPrefix
@@ -160,7 +172,7 @@ func compileOperator(e *jnode, ep string, tg target) (m matcher, exists int, err
 		return m, 0, errorf(opp, `%s takes one string, e.g. {"%s": "job-"}; found %s (to allow several, list several: [{"%s": "a"}, {"%s": "b"}])`,
 			op, op, describe(arg), op, op)
 	case "equals-ignore-case":
-		if err := tg.want(lString, opp); err != nil {
+		if err := tg.wantOp(op, lString, opp); err != nil {
 			return m, 0, err
 		}
 		if arg.kind != 's' {
@@ -168,7 +180,7 @@ func compileOperator(e *jnode, ep string, tg target) (m matcher, exists int, err
 		}
 		return matcher{op: opEqualFold, s: arg.str}, 0, nil
 	case "wildcard":
-		if err := tg.want(lString, opp); err != nil {
+		if err := tg.wantOp(op, lString, opp); err != nil {
 			return m, 0, err
 		}
 		if arg.kind != 's' {
@@ -180,7 +192,7 @@ func compileOperator(e *jnode, ep string, tg target) (m matcher, exists int, err
 		}
 		return matcher{op: opWildcard, wc: w}, 0, nil
 	case "cidr":
-		if err := tg.want(lString, opp); err != nil {
+		if err := tg.wantOp(op, lString, opp); err != nil {
 			return m, 0, err
 		}
 		if arg.kind != 's' {
@@ -200,7 +212,7 @@ func compileOperator(e *jnode, ep string, tg target) (m matcher, exists int, err
 		}
 		return m, 0, errorf(opp, "exists takes true or false (without quotes); found %s", describe(arg))
 	case "numeric":
-		if err := tg.want(lNumber, opp); err != nil {
+		if err := tg.wantOp(op, lNumber, opp); err != nil {
 			return m, 0, err
 		}
 		m, err := compileNumeric(arg, opp)
@@ -386,7 +398,7 @@ func compileAnythingButObject(arg *jnode, opp string, tg target) (matcher, error
 	default:
 		return m, errorf(subp, "anything-but supports prefix, suffix, equals-ignore-case and wildcard; found %q", sub)
 	}
-	if err := tg.want(lString, subp); err != nil {
+	if err := tg.wantOp("anything-but "+sub, lString, subp); err != nil {
 		return m, err
 	}
 	var strs []string

@@ -1,6 +1,8 @@
 package filter
 
 import (
+	"bytes"
+	"encoding/binary"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -61,6 +63,10 @@ func (s *scanner) run() bool {
 }
 
 func (s *scanner) ws() {
+	// Compact JSON has no whitespace: make that case one comparison.
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return
+	}
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
@@ -265,6 +271,18 @@ func (s *scanner) str() (flags uint8, ok bool) {
 	b := s.b
 	i := s.i + 1
 	for {
+		// Eight bytes at a time while none is special; a word with a byte
+		// >= 0x80 only sets sHigh.
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if x&hi8 != 0 {
+				flags |= sHigh
+			}
+			if less(x, 0x20)|zero(x^(lo8*'"'))|zero(x^(lo8*'\\')) != 0 {
+				break
+			}
+			i += 8
+		}
 		for i < len(b) && strClass[b[i]] == cPlain {
 			i++
 		}
@@ -299,6 +317,17 @@ func (s *scanner) str() (flags uint8, ok bool) {
 		}
 	}
 }
+
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// zero is non-zero when some byte of x is zero; less when some byte is
+// below n (n <= 0x80). Both are exact as tests, not as masks.
+func zero(x uint64) uint64 { return (x - lo8) &^ x & hi8 }
+
+func less(x uint64, n uint64) uint64 { return (x - lo8*n) &^ x & hi8 }
 
 func isHex4(b []byte) bool {
 	for _, c := range b[:4] {
@@ -368,15 +397,13 @@ func (s *scanner) text(raw []byte, flags uint8) []byte {
 // segment by segment, since event-ruler treats {"a.b": x} as {"a": {"b": x}}.
 func (s *scanner) lookup(n *tnode, raw []byte, flags uint8) *tnode {
 	key := s.text(raw, flags)
-	dot := -1
-	for i, c := range key {
-		if c == '.' {
-			dot = i
-			break
-		}
+	// Pattern segments hold no dots, so a key with a dot is never a child.
+	if c := n.child(key); c != nil {
+		return c
 	}
+	dot := bytes.IndexByte(key, '.')
 	if dot < 0 {
-		return n.child(key)
+		return nil
 	}
 	for {
 		n = n.child(key[:dot])
@@ -384,14 +411,7 @@ func (s *scanner) lookup(n *tnode, raw []byte, flags uint8) *tnode {
 			return nil
 		}
 		key = key[dot+1:]
-		dot = -1
-		for i, c := range key {
-			if c == '.' {
-				dot = i
-				break
-			}
-		}
-		if dot < 0 {
+		if dot = bytes.IndexByte(key, '.'); dot < 0 {
 			n = n.child(key)
 			if n != nil {
 				s.st.dotted = true
