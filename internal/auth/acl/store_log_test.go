@@ -326,3 +326,33 @@ func TestStoreOpensV1File(t *testing.T) {
 		t.Fatal("a change rewrote the snapshot instead of logging")
 	}
 }
+
+// BenchmarkStoreCompact is the rare slow change: the one that folds the log
+// into a new snapshot of n bindings (encode, write, fsync, rename, fsync
+// the directory, truncate the log, fsync). It runs once per ≥ 1 MiB of log.
+func BenchmarkStoreCompact(b *testing.B) {
+	for _, n := range []int{16500} {
+		b.Run(fmt.Sprintf("bindings=%d", n), func(b *testing.B) {
+			s, err := Open(filepath.Join(b.TempDir(), "acls"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var bs []Binding
+			for i := range n {
+				bs = append(bs, Binding{ResourceType: Topic, Name: fmt.Sprintf("ns%05d.", i/11), Pattern: Prefixed,
+					Principal: fmt.Sprintf("User:ns%05d.k-%08x", i/11, i%11), Host: "*", Operation: Read, Permission: Allow})
+			}
+			if err := s.Add(bs); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				s.mu.Lock()
+				s.compactLocked(s.snap.Load())
+				s.mu.Unlock()
+			}
+			if s.werr != nil {
+				b.Fatal(s.werr)
+			}
+		})
+	}
+}
