@@ -308,7 +308,7 @@ func (st *state) consistent(x, y int32) bool {
 
 // evalBrute searches choices condition by condition; it is used only for
 // records with dotted keys on named paths whose arrays are shared, and gives
-// up (no match) after bruteBudget steps.
+// up (no match) after bruteBudget consistency checks.
 func (st *state) evalBrute(f *Filter, cj []int32) bool {
 	for _, cid := range cj {
 		if !st.condAny[cid] && !f.conds[cid].list.absentOK {
@@ -360,10 +360,14 @@ func (st *state) brute(f *Filter, cj []int32, i, base int) bool {
 }
 
 // fits reports whether a leaf in element e is consistent with every chosen
-// leaf.
+// leaf. Each check spends budget.
 func (st *state) fits(e int32, base int) bool {
 	for _, hi := range st.stk[base:] {
-		if hi >= 0 && !st.consistent(e, st.hits[hi].elem) {
+		if hi < 0 {
+			continue
+		}
+		st.budget--
+		if !st.consistent(e, st.hits[hi].elem) {
 			return false
 		}
 	}
@@ -377,10 +381,7 @@ func (st *state) absencesHold(f *Filter, cj []int32, base int) bool {
 		}
 		c := &f.conds[cid]
 		for j := st.pstart[c.path]; j < st.pstart[c.path+1]; j++ {
-			if st.budget--; st.budget < 0 {
-				return false
-			}
-			if st.fits(st.hits[st.plist[j]].elem, base) {
+			if st.fits(st.hits[st.plist[j]].elem, base) || st.budget < 0 {
 				return false
 			}
 		}

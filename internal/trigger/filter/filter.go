@@ -32,7 +32,7 @@ const (
 	MaxOrProduct   = 1000     // product of the lengths of a pattern's $or lists, as EventBridge
 	maxTerms       = 20000    // field conditions across a filter once $or is expanded
 	maxStars       = 5        // '*' per wildcard (AWS: "too complex")
-	bruteBudget    = 100000   // search steps for the rare records that need the slow matcher
+	bruteBudget    = 20000    // consistency checks for the rare records that need the slow matcher
 	smallSet       = 8        // longer exact-string lists and child lists use a map
 )
 
