@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
-	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -156,10 +155,7 @@ func (c *Credentials) Upsert(user string, mech ScramMechanism, cred ScramCredent
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	next := maps.Clone(c.creds)
-	cred = cred.clone()
-	next[credKey{user, mech}] = cred
-	return c.commitChangesLocked(next, []CredentialChange{{User: user, Mech: mech, Cred: cred}})
+	return c.commitChangesLocked([]CredentialChange{{User: user, Mech: mech, Cred: cred.clone()}})
 }
 
 // checkUpsert validates a credential for (user, mech) and fills in its
@@ -192,9 +188,7 @@ func (c *Credentials) Delete(user string, mech ScramMechanism) error {
 	if _, ok := c.creds[k]; !ok {
 		return ErrCredentialNotFound
 	}
-	next := maps.Clone(c.creds)
-	delete(next, k)
-	return c.commitChangesLocked(next, []CredentialChange{{User: user, Mech: mech, Delete: true}})
+	return c.commitChangesLocked([]CredentialChange{{User: user, Mech: mech, Delete: true}})
 }
 
 // Describe reports mechanisms and iterations per user, sorted by mechanism.
@@ -223,8 +217,8 @@ func (c *Credentials) Describe(users []string) map[string][]ScramInfo {
 	return out
 }
 
-// commitLocked makes next current, logging the difference from the
-// current credentials first (Alter's way in).
+// commitLocked makes next current, logging how it differs from the
+// current credentials first: Alter's way in, O(credentials).
 func (c *Credentials) commitLocked(next map[credKey]ScramCredential) error {
 	var changes []CredentialChange
 	for k, v := range next {
@@ -241,12 +235,27 @@ func (c *Credentials) commitLocked(next map[credKey]ScramCredential) error {
 		return nil
 	}
 	slices.SortFunc(changes, func(a, b CredentialChange) int { return compareKeys(credKey{a.User, a.Mech}, credKey{b.User, b.Mech}) })
-	return c.commitChangesLocked(next, changes)
+	if err := c.logLocked(changes); err != nil {
+		return err
+	}
+	c.creds = next
+	c.maybeCompactLocked()
+	return nil
 }
 
-// commitChangesLocked appends changes, which turn the current credentials
-// into next, to the log and, only once that is durable, makes next current.
-func (c *Credentials) commitChangesLocked(next map[credKey]ScramCredential, changes []CredentialChange) error {
+// commitChangesLocked logs changes and, once that is durable, applies them
+// in place: readers wait on mu, so the map needs no copy.
+func (c *Credentials) commitChangesLocked(changes []CredentialChange) error {
+	if err := c.logLocked(changes); err != nil {
+		return err
+	}
+	applyChanges(c.creds, changes)
+	c.maybeCompactLocked()
+	return nil
+}
+
+// logLocked appends changes to the log, durably, or fails for good.
+func (c *Credentials) logLocked(changes []CredentialChange) error {
 	if c.werr != nil {
 		return c.werr
 	}
@@ -254,11 +263,13 @@ func (c *Credentials) commitChangesLocked(next map[credKey]ScramCredential, chan
 		c.werr = fmt.Errorf("sasl: writing credentials log (store now read-only): %w", err)
 		return c.werr
 	}
-	c.creds = next
+	return nil
+}
+
+func (c *Credentials) maybeCompactLocked() {
 	if c.baseSize < 0 || c.log.ShouldCompact(c.baseSize) {
 		c.compactLocked()
 	}
-	return nil
 }
 
 // compactLocked rewrites the snapshot, then empties the log. The change
