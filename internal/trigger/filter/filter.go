@@ -104,6 +104,7 @@ type tnode struct {
 	byName   map[string]*tnode // children, when there are many
 	hidx     int32             // dense index of a header node
 	name     string            // dot-joined path, set on nodes that patterns name
+	lens     uint64            // bit i: a child's name is i bytes long (bit 63: 63 or more)
 }
 
 type tchild struct {
@@ -112,6 +113,9 @@ type tchild struct {
 }
 
 func (n *tnode) child(seg []byte) *tnode {
+	if n.lens&lenBit(len(seg)) == 0 {
+		return nil
+	}
 	if n.byName != nil {
 		return n.byName[string(seg)]
 	}
@@ -141,6 +145,7 @@ func (n *tnode) add(seg string) *tnode {
 	}
 	c := newNode("")
 	n.children = append(n.children, tchild{seg, c})
+	n.lens |= lenBit(len(seg))
 	if n.byName != nil {
 		n.byName[seg] = c
 	} else if len(n.children) > smallSet {
@@ -150,6 +155,10 @@ func (n *tnode) add(seg string) *tnode {
 		}
 	}
 	return c
+}
+
+func lenBit(n int) uint64 {
+	return 1 << min(n, 63)
 }
 
 // Match reports whether the record passes the filter: whether any of its

@@ -3,6 +3,7 @@ package filter
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -161,9 +162,10 @@ func (s *scanner) object(n *tnode, elem int32) bool {
 			return false
 		}
 		kend := s.i - 1
-		s.ws()
 		if s.i >= len(s.b) || s.b[s.i] != ':' {
-			return false
+			if s.ws(); s.i >= len(s.b) || s.b[s.i] != ':' {
+				return false
+			}
 		}
 		s.i++
 		var child *tnode
@@ -397,28 +399,46 @@ func (s *scanner) text(raw []byte, flags uint8) []byte {
 // segment by segment, since event-ruler treats {"a.b": x} as {"a": {"b": x}}.
 func (s *scanner) lookup(n *tnode, raw []byte, flags uint8) *tnode {
 	key := s.text(raw, flags)
-	// Pattern segments hold no dots, so a key with a dot is never a child.
 	if c := n.child(key); c != nil {
 		return c
 	}
-	dot := bytes.IndexByte(key, '.')
-	if dot < 0 {
-		return nil
+	if c := dotted(n, key); c != nil {
+		s.st.dotted = true
+		return c
 	}
-	for {
-		n = n.child(key[:dot])
-		if n == nil {
+	return nil
+}
+
+// dotted walks a key with dots. Pattern names hold no dots, so the part
+// before the first dot must be a child's name: only the dot positions that
+// equal a child's name length need a look.
+func dotted(n *tnode, key []byte) *tnode {
+	if n.lens>>63 != 0 {
+		dot := bytes.IndexByte(key, '.')
+		if dot < 0 {
 			return nil
 		}
-		key = key[dot+1:]
-		if dot = bytes.IndexByte(key, '.'); dot < 0 {
-			n = n.child(key)
-			if n != nil {
-				s.st.dotted = true
+		return walk(n.child(key[:dot]), key[dot+1:])
+	}
+	for m := n.lens; m != 0; m &= m - 1 {
+		l := bits.TrailingZeros64(m)
+		if l < len(key) && key[l] == '.' {
+			if c := n.child(key[:l]); c != nil {
+				return walk(c, key[l+1:])
 			}
-			return n
 		}
 	}
+	return nil
+}
+
+func walk(n *tnode, rest []byte) *tnode {
+	if n == nil {
+		return nil
+	}
+	if c := n.child(rest); c != nil {
+		return c
+	}
+	return dotted(n, rest)
 }
 
 // unquote appends the decoded content of a JSON string (without its quotes,
