@@ -2,7 +2,6 @@ package invoke
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -73,7 +72,7 @@ func appendRecord(dst []byte, r *trigger.Record) []byte {
 		dst = append(dst, `,"timestamp":null,"timestamp_ms":null`...)
 	} else {
 		dst = append(dst, `,"timestamp":"`...)
-		dst = r.Timestamp.UTC().AppendFormat(dst, tsLayout)
+		dst = appendTime(dst, r.Timestamp)
 		dst = append(dst, `","timestamp_ms":`...)
 		dst = strconv.AppendInt(dst, r.Timestamp.UnixMilli(), 10)
 	}
@@ -83,7 +82,7 @@ func appendRecord(dst []byte, r *trigger.Record) []byte {
 	switch {
 	case r.Value == nil:
 		dst = append(dst, `null,"value_encoding":null`...)
-	case isJSON(r.Value):
+	case validJSON(r.Value):
 		dst = append(dst, r.Value...)
 		dst = append(dst, `,"value_encoding":"json"`...)
 	default:
@@ -118,13 +117,6 @@ func appendText(dst, v []byte, encField string) []byte {
 		dst = appendBase64(dst, v)
 		return append(append(dst, encField...), `"base64"`...)
 	}
-}
-
-// isJSON reports whether v can be embedded in the body as it is: one JSON
-// value in valid UTF-8 (json.Valid alone lets invalid UTF-8 through in
-// strings, which would make the whole body invalid for strict decoders).
-func isJSON(v []byte) bool {
-	return utf8.Valid(v) && json.Valid(v)
 }
 
 func appendBase64(dst, v []byte) []byte {
@@ -174,4 +166,21 @@ func appendString[T string | []byte](dst []byte, s T) []byte {
 
 // formatTime is the body's timestamp format, also used by the dead-letter
 // headers.
-func formatTime(t time.Time) string { return t.UTC().Format(tsLayout) }
+func formatTime(t time.Time) string { return string(appendTime(nil, t)) }
+
+// appendTime appends t in UTC as tsLayout; by hand for four-digit years,
+// since AppendFormat interprets the layout every time.
+func appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, tsLayout)
+	}
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	return append(dst,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+}

@@ -193,3 +193,21 @@ func field(t *testing.T, v, enc any) []byte {
 	t.Fatalf("encoding %v", enc)
 	return nil
 }
+
+func TestAppendTimeMatchesFormat(t *testing.T) {
+	zone := time.FixedZone("X", -7*3600-30*60)
+	for _, tm := range []time.Time{
+		time.Unix(0, 0), time.UnixMilli(1772600767891), time.UnixMilli(-1),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 1, 1, 0, 30, 0, 5_000_000, zone),
+	} {
+		for i := range 1000 {
+			tm := tm.Add(time.Duration(i) * 7919 * time.Second).Add(time.Duration(i) * 1_234_567)
+			if got, want := string(appendTime(nil, tm)), tm.UTC().Format(tsLayout); got != want {
+				t.Fatalf("appendTime(%v) = %s, want %s", tm, got, want)
+			}
+		}
+	}
+}
