@@ -1,7 +1,8 @@
 // Package fabric is the control plane's domain logic: identities and their
-// namespaces, keys (Kafka credentials), topics, grants and consumer-group
-// lag. The REST API, the CLI (through the REST API) and tests call the same
-// methods; no business rule lives in a transport.
+// namespaces, keys (Kafka credentials), topics, grants, consumer-group lag
+// and managed triggers (triggers.go). The REST API, the CLI (through the
+// REST API) and tests call the same methods; no business rule lives in a
+// transport.
 //
 // Fabric keeps its records in the metadata store (internal/store) and
 // drives the event plane — the embedded broker or an Apache Kafka cluster —
@@ -112,6 +113,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/octofabric/octopus/internal/secretbox"
 	"github.com/octofabric/octopus/internal/store"
 )
 
@@ -164,6 +166,15 @@ type Config struct {
 	// Wait bounds each wait for the event plane to apply a change; default 30 s.
 	Wait   time.Duration
 	Logger *slog.Logger // default slog.Default()
+	// Secrets seals triggers' header values and signing secrets in the
+	// store; without it every trigger method answers Unavailable.
+	Secrets *secretbox.Box
+	// AllowPrivateTargets lets triggers call loopback and private
+	// addresses (`octopus serve --trigger-allow-private`).
+	AllowPrivateTargets bool
+	// TriggerChanged, if set, is called after every change of a trigger
+	// (e.g. the engine's Notify, so that it applies the change at once).
+	TriggerChanged func()
 }
 
 var securityProtocols = []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}
