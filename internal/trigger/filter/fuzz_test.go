@@ -2,7 +2,10 @@ package filter
 
 import (
 	"errors"
+	"fmt"
+	"runtime"
 	"testing"
+	"time"
 )
 
 // fuzzFilters exercise every evaluator: flat fields, arrays shared by two
@@ -84,13 +87,34 @@ func FuzzMatch(f *testing.F) {
 	}
 	filters := compileAll(f, fuzzFilters)
 	f.Fuzz(func(t *testing.T, value []byte) {
+		// A hang would only eat the fuzzing time; make it a failure with
+		// the input and the stacks.
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				buf := make([]byte, 1<<20)
+				n := runtime.Stack(buf, true)
+				panic(fmt.Sprintf("HANG value %q\n%s", value, buf[:n]))
+			}
+		}()
 		for _, r := range fuzzRecords(value) {
 			for i, flt := range filters {
+				start := time.Now()
 				got := flt.Match(r)
-				if len(value) > 2048 {
+				if d := time.Since(start); d > time.Second {
+					t.Fatalf("filter %s\nvalue %q\nMatch took %v", fuzzFilters[i], r.Value, d)
+				}
+				if len(value) > 1024 {
 					continue
 				}
+				start = time.Now()
 				want, ok := refMatch(flt, r)
+				if d := time.Since(start); d > 2*time.Second {
+					t.Fatalf("filter %s\nvalue %q\nreference took %v", fuzzFilters[i], r.Value, d)
+				}
 				if ok && got != want {
 					t.Fatalf("filter %s\nvalue %q key %q\nMatch = %v, reference = %v", fuzzFilters[i], r.Value, r.Key, got, want)
 				}

@@ -22,6 +22,7 @@ type refPos struct{ array, index int }
 
 type refEvent struct {
 	leaves    []refLeaf
+	byPath    map[string][]int // leaf indexes per path
 	arrays    int
 	valueDead bool
 }
@@ -116,6 +117,10 @@ func headerLeafRef(v []byte) leaf {
 }
 
 func (ev *refEvent) add(path string, v leaf, member []refPos) {
+	if ev.byPath == nil {
+		ev.byPath = map[string][]int{}
+	}
+	ev.byPath[path] = append(ev.byPath[path], len(ev.leaves))
 	ev.leaves = append(ev.leaves, refLeaf{path, v, append([]refPos(nil), member...)})
 }
 
@@ -197,11 +202,8 @@ func (ev *refEvent) conj(f *Filter, cj []int32, steps *int) (bool, bool) {
 		}
 		c := &f.conds[cj[i]]
 		name := f.paths[c.path].name
-		for li := range ev.leaves {
+		for _, li := range ev.byPath[name] {
 			l := &ev.leaves[li]
-			if l.path != name {
-				continue
-			}
 			if *steps++; *steps > refMaxSteps {
 				return false, false
 			}
@@ -238,11 +240,8 @@ func (ev *refEvent) absencesHold(f *Filter, cj []int32, chosen []int) bool {
 			continue
 		}
 		name := f.paths[f.conds[cid].path].name
-		for li := range ev.leaves {
+		for _, li := range ev.byPath[name] {
 			l := &ev.leaves[li]
-			if l.path != name {
-				continue
-			}
 			excused := false
 			for k := range cj {
 				if chosen[k] >= 0 && !refConsistent(l.member, ev.leaves[chosen[k]].member) {
