@@ -43,6 +43,10 @@ const maxSignatures = 16
 // signatures (during a rotation of secrets); one match is enough. Pass the
 // body exactly as received, before any decoding.
 //
+// secret is the key itself: the signing_secret that creating the trigger
+// (or rotating its secret) answered, decoded from unpadded base64url
+// (base64.RawURLEncoding).
+//
 // A receiver that holds several secrets (its own rotation) calls
 // VerifyWebhook once per secret. Deduplicate deliveries by
 // X-Octopus-Delivery: a batch is delivered at least once.
