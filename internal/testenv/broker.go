@@ -32,6 +32,11 @@ type BrokerOptions struct {
 	// AutoCreateTopics and DefaultPartitions are the broker's settings.
 	AutoCreateTopics  bool
 	DefaultPartitions int32
+	// DataDir and Addr, when set, replace a new temporary directory and a
+	// free port: a broker closed (Broker.Close) and started again with the
+	// same ones is a restart, with its data and address.
+	DataDir string
+	Addr    string
 }
 
 // Broker is an embedded broker serving one SASL_PLAINTEXT listener.
@@ -62,8 +67,15 @@ func SecureBroker(t testing.TB, o BrokerOptions) *Broker {
 	} else {
 		logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: o.LogLevel}))
 	}
+	dir, addr := o.DataDir, o.Addr
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
 	b, err := broker.New(broker.Config{
-		DataDir:           t.TempDir(),
+		DataDir:           dir,
 		DefaultPartitions: o.DefaultPartitions,
 		AutoCreateTopics:  o.AutoCreateTopics,
 		Groups:            group.Config{InitialRebalanceDelay: -1},
@@ -93,7 +105,7 @@ func SecureBroker(t testing.TB, o BrokerOptions) *Broker {
 			t.Fatalf("admin %v credential: %v", m, err)
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		b.Close()
 		t.Fatal(err)

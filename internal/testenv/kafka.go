@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +30,10 @@ type kafkaInstance struct {
 	dir    string // set once a start was attempted
 	addr   string
 	err    error
+
+	security string
+	props    []string
+	cport    int
 }
 
 // kafkas holds the brokers of this test binary by configuration (security
@@ -71,6 +76,17 @@ func Kafka(t testing.TB, security string, props ...string) string {
 	return k.addr
 }
 
+// env is the environment of kafka.sh start.
+func (k *kafkaInstance) env() []string {
+	return append(os.Environ(),
+		"KAFKA_SECURITY="+k.security,
+		"KAFKA_ADMIN_PASSWORD="+AdminPassword,
+		"KAFKA_SERVER_PROPS="+strings.Join(k.props, "\n"),
+		"OCTOPUS_KAFKA_OWNER_PID="+strconv.Itoa(os.Getpid()),
+		"KAFKA_START_TIMEOUT="+strconv.Itoa(int(kafkaStartTimeout/time.Second)-10),
+	)
+}
+
 // launch runs `kafka.sh start` in a new temp dir on free loopback ports.
 func (k *kafkaInstance) launch(security string, props []string) {
 	k.dir, k.err = os.MkdirTemp("", "octopus-kafka-"+security+"-")
@@ -89,14 +105,9 @@ func (k *kafkaInstance) launch(security string, props []string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), kafkaStartTimeout)
 	defer cancel()
+	k.security, k.props, k.cport = security, props, cport
 	cmd := exec.CommandContext(ctx, "bash", k.script, "start", k.dir, strconv.Itoa(port), strconv.Itoa(cport))
-	cmd.Env = append(os.Environ(),
-		"KAFKA_SECURITY="+security,
-		"KAFKA_ADMIN_PASSWORD="+AdminPassword,
-		"KAFKA_SERVER_PROPS="+strings.Join(props, "\n"),
-		"OCTOPUS_KAFKA_OWNER_PID="+strconv.Itoa(os.Getpid()),
-		"KAFKA_START_TIMEOUT="+strconv.Itoa(int(kafkaStartTimeout/time.Second)-10),
-	)
+	cmd.Env = k.env()
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	m := kafkaReadyRE.FindSubmatch(out)
@@ -125,5 +136,56 @@ func StopKafka() {
 		}
 		os.RemoveAll(k.dir)
 		k.dir = ""
+	}
+}
+
+// OwnKafka is an Apache Kafka broker of one test, which it may restart.
+type OwnKafka struct {
+	k *kafkaInstance
+}
+
+// KafkaOwn starts an Apache Kafka broker for t alone (see Kafka for
+// security and props), stopped and removed when t ends.
+func KafkaOwn(t testing.TB, security string, props ...string) *OwnKafka {
+	t.Helper()
+	script := filepath.Join(RepoRoot(t), "scripts", "kafka.sh")
+	if out, err := exec.Command("bash", script, "installed").CombinedOutput(); err != nil {
+		RequireOrSkip(t, "Apache Kafka is missing", fmt.Errorf("%v: %s", err, bytes.TrimSpace(out)))
+	}
+	k := &kafkaInstance{script: script}
+	k.launch(security, props)
+	t.Cleanup(func() {
+		if k.dir == "" {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		exec.CommandContext(ctx, "bash", k.script, "stop", k.dir).Run()
+		os.RemoveAll(k.dir)
+	})
+	if k.err != nil {
+		t.Fatalf("starting Apache Kafka (%s): %v", security, k.err)
+	}
+	return &OwnKafka{k: k}
+}
+
+// Addr is the broker's host:port.
+func (o *OwnKafka) Addr() string { return o.k.addr }
+
+// Restart stops the broker (SIGTERM, as an operator would) and starts it
+// again on the same data and ports.
+func (o *OwnKafka) Restart(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), kafkaStartTimeout)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "bash", o.k.script, "stop", o.k.dir).CombinedOutput(); err != nil {
+		t.Fatalf("stopping Kafka: %v\n%s", err, out)
+	}
+	_, port, _ := net.SplitHostPort(o.k.addr)
+	cmd := exec.CommandContext(ctx, "bash", o.k.script, "start", o.k.dir, port, strconv.Itoa(o.k.cport))
+	cmd.Env = o.k.env()
+	cmd.WaitDelay = 5 * time.Second
+	if out, err := cmd.CombinedOutput(); err != nil || kafkaReadyRE.FindSubmatch(out) == nil {
+		t.Fatalf("restarting Kafka: %v\n%s", err, out)
 	}
 }

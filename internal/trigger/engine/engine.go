@@ -254,14 +254,20 @@ func stopRunners(rs []*runner) {
 	wg.Wait()
 }
 
-// Running returns the IDs of the triggers running on this instance and
-// their current concurrency.
-func (e *Engine) Running() map[string]int {
+// Running is what a trigger running on this instance is doing.
+type Running struct {
+	Version     int64 // of the spec it runs
+	Concurrency int   // the batches it may have in flight now
+}
+
+// Running returns the triggers running on this instance, by ID.
+func (e *Engine) Running() map[string]Running {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make(map[string]int, len(e.runners))
+	out := make(map[string]Running, len(e.runners))
 	for id, r := range e.runners {
-		out[id], _ = r.limit.state()
+		c, _ := r.limit.state()
+		out[id] = Running{Version: r.d.Version, Concurrency: c}
 	}
 	return out
 }

@@ -90,11 +90,15 @@ func (s *source) put(d trigger.Deployed) {
 }
 
 func (s *source) setEnabled(id string, on bool) {
-	s.mu.Lock()
-	d := s.ds[id]
-	s.mu.Unlock()
+	d := s.get(id)
 	d.Spec.Enabled = on
 	s.put(d)
+}
+
+func (s *source) get(id string) trigger.Deployed {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ds[id]
 }
 
 // env is one test's event plane, admin client and engine.
