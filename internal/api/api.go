@@ -21,15 +21,16 @@
 //
 // # Path parameters
 //
-// {topic} is a topic's short or full name, {id} a key's ID and {identity}
-// an identity's ID as GET /api/v1/me answers it ("local:bob",
-// "https://issuer|sub"). Clients must path-escape {identity} (url.PathEscape:
-// "/" as %2F); handlers read the decoded value.
+// {topic} is a topic's short or full name, {id} a key's or a trigger's ID
+// and {identity} an identity's ID as GET /api/v1/me answers it
+// ("local:bob", "https://issuer|sub"). Clients must path-escape {identity}
+// (url.PathEscape: "/" as %2F); handlers read the decoded value.
 //
 // # Idempotency
 //
-// Topics and grants are idempotent by nature (Fabric). POST /keys and
-// POST /users accept an Idempotency-Key header (see idempotency.go).
+// Topics, grants and triggers are idempotent by nature (Fabric). POST
+// /keys, POST /users and POST /triggers accept an Idempotency-Key header
+// (see idempotency.go).
 package api
 
 import (
@@ -44,6 +45,7 @@ import (
 	"github.com/octofabric/octopus/internal/fabric"
 	"github.com/octofabric/octopus/internal/identity"
 	"github.com/octofabric/octopus/internal/store"
+	"github.com/octofabric/octopus/internal/trigger"
 )
 
 // DefaultMaxBodyBytes bounds a request body unless Config says otherwise.
@@ -61,6 +63,9 @@ type Config struct {
 	Store        *store.Store // required: idempotency records
 	Logger       *slog.Logger // default slog.Default()
 	MaxBodyBytes int64        // default DefaultMaxBodyBytes
+	// TriggerLogs serves GET /api/v1/triggers/{id}/logs; nil: that route
+	// answers 503 triggers_unavailable.
+	TriggerLogs trigger.LogReader
 }
 
 func (c *Config) setDefaults() {
@@ -145,6 +150,7 @@ func (a *API) register() {
 	add("PUT", v1+"/topics/{topic}/grants/{identity}", false, a.putGrant)
 	add("DELETE", v1+"/topics/{topic}/grants/{identity}", false, a.deleteGrant)
 	add("GET", v1+"/topics/{topic}/groups", false, a.topicGroups)
+	a.registerTriggers(add)
 
 	for path, ms := range methods {
 		if slices.Contains(ms, "GET") {
