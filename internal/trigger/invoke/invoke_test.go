@@ -323,3 +323,26 @@ func TestCallBadURLIsPermanent(t *testing.T) {
 		t.Errorf("got %v, want a permanent failure", err)
 	}
 }
+
+func TestCallConcurrent(t *testing.T) {
+	rc := newReceiver(t, status(200))
+	h := newTestInvoker(t, Config{}).Handler(deployed(rc.URL))
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			b := testBatch(1 + i%3)
+			b.Attempt = i + 1
+			if err := h.Handle(context.Background(), b); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, r := range rc.requests() {
+		mac := hmac.New(sha256.New, testSecret)
+		mac.Write([]byte(r.Header.Get("X-Octopus-Timestamp") + "." + string(r.Body)))
+		if r.Header.Get("X-Octopus-Signature") != "v1="+hex.EncodeToString(mac.Sum(nil)) {
+			t.Errorf("a concurrent call's signature does not match its body")
+		}
+	}
+}
