@@ -138,15 +138,12 @@ func (st *state) hitsIn(p, lo, hi int32) (int32, int32) {
 
 func (st *state) evalTree(f *Filter, cj []int32) bool {
 	for _, cid := range cj {
-		c := &f.conds[cid]
-		if !st.condAny[cid] && !c.list.absentOK {
-			return false
-		}
-		if st.pathHits[c.path] == 0 && !c.list.absentOK {
+		if !st.condAny[cid] && !f.conds[cid].list.absentOK {
 			return false
 		}
 	}
 	st.buildLists(f)
+	// Conditions without leaves are absent (allowed, as checked above).
 	mark := len(st.stk)
 	for _, cid := range cj {
 		if st.pathHits[f.conds[cid].path] != 0 {
@@ -209,20 +206,20 @@ func (st *state) elemOK(f *Filter, e int32, ks, ke int) bool {
 // element must be satisfied inside it, the others must allow absence — their
 // leaves in other elements conflict with the chosen ones.
 func (st *state) arrayOK(f *Filter, arr int32, ks, ke int) bool {
-	// Candidate elements come from the hits of a condition that cannot be
-	// absent; if all can, from the hits of each in turn.
-	drivers := ks
+	// The chosen element holds a leaf satisfying some condition. Candidates
+	// come from the satisfying leaves of one condition that cannot be absent
+	// (it must be satisfied in the element); if all can, of each in turn.
 	for i := ks; i < ke; i++ {
 		if !f.conds[st.stk[i]].list.absentOK {
-			drivers = i
-			ke2 := i + 1
-			return st.tryDrivers(f, arr, ks, ke, drivers, ke2)
+			return st.tryElements(f, arr, ks, ke, i, i+1)
 		}
 	}
-	return st.tryDrivers(f, arr, ks, ke, ks, ke)
+	return st.tryElements(f, arr, ks, ke, ks, ke)
 }
 
-func (st *state) tryDrivers(f *Filter, arr int32, ks, ke, ds, de int) bool {
+// tryElements tries the elements of arr that hold a leaf satisfying one of
+// the conditions stk[ds:de].
+func (st *state) tryElements(f *Filter, arr int32, ks, ke, ds, de int) bool {
 	alo, ahi := st.arrs[arr].lo, st.arrs[arr].hi
 	for d := ds; d < de; d++ {
 		dc := &f.conds[st.stk[d]]

@@ -86,10 +86,10 @@ func (st *state) reset() {
 	st.stk = st.stk[:0]
 }
 
-// release drops references into the record so the pool keeps none.
+// release readies the state for the pool.
 func (st *state) release() {
 	st.buf = st.buf[:0]
-	if cap(st.hits) > 1<<16 {
+	if cap(st.hits) > 1<<16 || cap(st.elems) > 1<<16 || cap(st.buf) > 1<<20 {
 		// Do not let one huge record pin a huge state.
 		*st = state{pathHits: st.pathHits, condAny: st.condAny}
 	}
