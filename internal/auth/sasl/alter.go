@@ -1,7 +1,5 @@
 package sasl
 
-import "maps"
-
 // CredentialChange is one upsertion or deletion of an
 // AlterUserScramCredentials request.
 type CredentialChange struct {
@@ -26,28 +24,36 @@ func (c *Credentials) Alter(changes []CredentialChange) (errs []error, err error
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	next := maps.Clone(c.creds)
-	changed := false
+	// present says, for keys this request touched, whether the credential
+	// exists after the changes so far; the others are as in c.creds.
+	present := map[credKey]bool{}
+	var accepted []CredentialChange
 	for i, ch := range changes {
 		if errs[i] != nil {
 			continue
 		}
 		k := credKey{ch.User, ch.Mech}
 		if ch.Delete {
-			if _, ok := next[k]; !ok {
+			exists, touched := present[k]
+			if !touched {
+				_, exists = c.creds[k]
+			}
+			if !exists {
 				errs[i] = ErrCredentialNotFound
 				continue
 			}
-			delete(next, k)
+			present[k] = false
 		} else {
-			next[k] = ch.Cred.clone()
+			ch.Cred = ch.Cred.clone()
+			present[k] = true
 		}
-		changed = true
+		accepted = append(accepted, ch)
 	}
-	if !changed {
+	if len(accepted) == 0 {
 		return errs, nil
 	}
-	if err := c.commitLocked(next); err != nil {
+	// The log replays changes in order, as applyChanges applies them.
+	if err := c.commitChangesLocked(accepted); err != nil {
 		return errs, err
 	}
 	return errs, nil

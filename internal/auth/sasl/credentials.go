@@ -217,32 +217,6 @@ func (c *Credentials) Describe(users []string) map[string][]ScramInfo {
 	return out
 }
 
-// commitLocked makes next current, logging how it differs from the
-// current credentials first: Alter's way in, O(credentials).
-func (c *Credentials) commitLocked(next map[credKey]ScramCredential) error {
-	var changes []CredentialChange
-	for k, v := range next {
-		if old, ok := c.creds[k]; !ok || !sameCredential(old, v) {
-			changes = append(changes, CredentialChange{User: k.user, Mech: k.mech, Cred: v})
-		}
-	}
-	for k := range c.creds {
-		if _, ok := next[k]; !ok {
-			changes = append(changes, CredentialChange{User: k.user, Mech: k.mech, Delete: true})
-		}
-	}
-	if len(changes) == 0 {
-		return nil
-	}
-	slices.SortFunc(changes, func(a, b CredentialChange) int { return compareKeys(credKey{a.User, a.Mech}, credKey{b.User, b.Mech}) })
-	if err := c.logLocked(changes); err != nil {
-		return err
-	}
-	c.creds = next
-	c.maybeCompactLocked()
-	return nil
-}
-
 // commitChangesLocked logs changes and, once that is durable, applies them
 // in place: readers wait on mu, so the map needs no copy.
 func (c *Credentials) commitChangesLocked(changes []CredentialChange) error {
