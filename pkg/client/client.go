@@ -2,8 +2,9 @@
 // method for every route, errors in the API's one shape (*Error), and
 // KafkaClient, which builds a franz-go client from a key.
 //
-// The command line (`octopus login|key|topic|produce|consume`) is written
-// on this package, so anything a user can type is reachable by a program.
+// The command line (`octopus login|key|topic|trigger|produce|consume`) is
+// written on this package, so anything a user can type is reachable by a
+// program.
 package client
 
 import (
