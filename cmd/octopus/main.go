@@ -18,7 +18,7 @@ func main() {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(), newBenchCmd())
 	root.AddCommand(newLoginCmd(), newWhoamiCmd(), newUserCmd(), newKeyCmd(), newTopicCmd(),
-		newProduceCmd(), newConsumeCmd())
+		newTriggerCmd(), newProduceCmd(), newConsumeCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "octopus:", err)
 		os.Exit(exitCode(err))

@@ -175,7 +175,7 @@ func compactFilter(raw json.RawMessage) (json.RawMessage, error) {
 func filterErr(err error) error {
 	var fe *filter.Error
 	if errors.As(err, &fe) {
-		return invalid("filter"+fe.Path, "invalid_filter", "%s", fe.Message)
+		return invalid("filter"+fe.Path, "invalid_filter", "filter%s: %s", fe.Path, fe.Message)
 	}
 	return invalid("filter", "invalid_filter", "%s", err.Error())
 }
