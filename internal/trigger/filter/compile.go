@@ -192,6 +192,11 @@ func (c *compiler) or(conjs *[]conj, v *jnode, prefix []string, kp string, lv le
 		return errorf(kp, "too many $or combinations: the lengths of this pattern's $or lists multiply to more than %d", MaxOrProduct)
 	}
 	cur := *conjs
+	// Every alternative gets a copy of every conjunction so far; refuse
+	// before copying when that alone is too much.
+	if err := c.checkTerms(cur, len(v.vals)); err != nil {
+		return err
+	}
 	var out []conj
 	for j, b := range v.vals {
 		bp := index(kp, j)
@@ -211,7 +216,7 @@ func (c *compiler) or(conjs *[]conj, v *jnode, prefix []string, kp string, lv le
 		out = append(out, branch...)
 	}
 	*conjs = out
-	return c.checkTerms(out)
+	return c.checkTerms(out, 1)
 }
 
 // leaf adds the field at segs with the list of values v to every
@@ -245,15 +250,17 @@ func (c *compiler) leaf(conjs *[]conj, segs []string, v *jnode, kp string, ft fi
 			(*conjs)[i] = append(cj, field{node, list})
 		}
 	}
-	return c.checkTerms(*conjs)
+	return c.checkTerms(*conjs, 1)
 }
 
-func (c *compiler) checkTerms(conjs []conj) error {
-	n := c.terms
+// checkTerms fails when the conjunctions, times copies, bring the filter
+// past maxTerms field conditions.
+func (c *compiler) checkTerms(conjs []conj, copies int) error {
+	n := 0
 	for _, cj := range conjs {
 		n += len(cj)
 	}
-	if n > maxTerms {
+	if c.terms+n*copies > maxTerms {
 		return errorf(c.patPath, "the filter is too complex: with its $or lists expanded it has more than %d field conditions", maxTerms)
 	}
 	return nil

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -110,6 +111,7 @@ func TestInvalid(t *testing.T) {
 		{"$or reserved name", `[{"value": {"$or": [{"prefix": ["a"]}, {"b": [1]}]}}]`, "[0].value.$or[0].prefix", "operator name"},
 		{"$or reserved name nested", `[{"value": {"$or": [{"x": {"numeric": [1]}}, {"b": [1]}]}}]`, "[0].value.$or[0].x.numeric", "operator name"},
 		{"$or too many combinations", `[{"value": {"$or": [` + orItems(11) + `], "x": {"$or": [` + orItems(10) + `]}, "y": {"$or": [` + orItems(10) + `]}}}]`, "[0].value.y.$or", "more than 1000"},
+		{"too many conditions after $or", `[{"value": {` + manyFields(250) + `, "$or": [` + orItems(10) + `], "x": {"$or": [` + orItems(10) + `]}}}]`, "[0]", "more than 20000 field conditions"},
 		// Values that can never match a record field.
 		{"number for key", `[{"key": [42]}]`, "[0].key[0]", `quote the number, e.g. ["42"]`},
 		{"numeric for topic", `[{"topic": [{"numeric": [">", 1]}]}]`, "[0].topic[0].numeric", "numeric works on numbers, but the record's topic is a string"},
@@ -148,6 +150,14 @@ func TestInvalid(t *testing.T) {
 			}
 		})
 	}
+}
+
+func manyFields(n int) string {
+	fields := make([]string, n)
+	for i := range fields {
+		fields[i] = fmt.Sprintf(`"f%d": [1]`, i)
+	}
+	return strings.Join(fields, ",")
 }
 
 func orItems(n int) string {
