@@ -269,6 +269,8 @@ type Fabric struct {
 	topicMu sync.RWMutex
 	idMu    sync.Mutex               // guards idLocks
 	idLocks map[string]*identityLock // by identity ID; present while held or awaited
+
+	opened openedTriggers // triggers' opened specs and secrets, by version
 }
 
 type identityLock struct {

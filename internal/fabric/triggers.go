@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/octofabric/octopus/internal/secretbox"
@@ -206,26 +207,74 @@ func (f *Fabric) view(ctx context.Context, box *secretbox.Box, row store.Trigger
 // run ("" if it can). Secrets that do not open block it; d.Spec keeps the
 // header names then.
 func (f *Fabric) inspect(ctx context.Context, box *secretbox.Box, row store.Trigger, m *accessMemo) (trigger.Deployed, string, error) {
-	d := trigger.Deployed{ID: row.ID, Owner: row.OwnerID, Version: row.Version}
-	spec, err := parseSpec(row)
+	d, unsealed, err := f.opened.get(box, row)
 	if err != nil {
 		return trigger.Deployed{}, "", storeErr("read trigger", err)
 	}
-	d.Spec = spec
-	reason, err := f.blockedReason(ctx, row.OwnerID, spec, m)
+	reason, err := f.blockedReason(ctx, row.OwnerID, d.Spec, m)
 	if err != nil {
 		return trigger.Deployed{}, "", storeErr("read trigger", err)
 	}
-	if err := openHeaders(box, row.ID, &d.Spec); err != nil {
-		d.Spec = redacted(d.Spec) // never hand out sealed values as headers
-		if reason == "" {
-			reason = err.Error()
-		}
-	}
-	if d.Secret, err = box.Open(row.Secret, secretAD(row.ID)); err != nil && reason == "" {
-		reason = errUnsealed.Error()
+	if reason == "" {
+		reason = unsealed
 	}
 	return d, reason, nil
+}
+
+// openedTriggers keeps each trigger's parsed spec and opened secrets for
+// its current version, since every change bumps the version: the engine
+// reads all triggers every few seconds, and parsing and opening them again
+// would cost more than the rest of the reading. Entries are shared: their
+// maps and slices must not be changed.
+type openedTriggers struct {
+	mu sync.Mutex
+	m  map[string]openedTrigger // by trigger ID
+}
+
+type openedTrigger struct {
+	d        trigger.Deployed
+	unsealed string // why the secrets do not open, or ""
+}
+
+// get returns row opened: its spec with header values opened (or, when
+// they do not open, redacted, with the reason) and its signing secret.
+func (o *openedTriggers) get(box *secretbox.Box, row store.Trigger) (trigger.Deployed, string, error) {
+	o.mu.Lock()
+	e, ok := o.m[row.ID]
+	o.mu.Unlock()
+	if ok && e.d.Version == row.Version {
+		return e.d, e.unsealed, nil
+	}
+	spec, err := parseSpec(row)
+	if err != nil {
+		return trigger.Deployed{}, "", err
+	}
+	e = openedTrigger{d: trigger.Deployed{ID: row.ID, Owner: row.OwnerID, Version: row.Version, Spec: spec}}
+	if err := openHeaders(box, row.ID, &e.d.Spec); err != nil {
+		e.d.Spec = redacted(e.d.Spec) // never hand out sealed values as headers
+		e.unsealed = err.Error()
+	}
+	if e.d.Secret, err = box.Open(row.Secret, secretAD(row.ID)); err != nil && e.unsealed == "" {
+		e.unsealed = errUnsealed.Error()
+	}
+	o.mu.Lock()
+	if o.m == nil {
+		o.m = map[string]openedTrigger{}
+	}
+	o.m[row.ID] = e
+	o.mu.Unlock()
+	return e.d, e.unsealed, nil
+}
+
+// keep forgets every trigger but those in ids.
+func (o *openedTriggers) keep(ids map[string]bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for id := range o.m {
+		if !ids[id] {
+			delete(o.m, id)
+		}
+	}
 }
 
 // GetTrigger returns one of the caller's triggers.
@@ -439,6 +488,7 @@ func (f *Fabric) Triggers(ctx context.Context) ([]trigger.Deployed, error) {
 	}
 	m := newAccessMemo()
 	var out []trigger.Deployed
+	seen := map[string]bool{}
 	p := store.Page{Limit: 500}
 	for {
 		rows, err := f.store.ListAllTriggers(ctx, p)
@@ -454,9 +504,11 @@ func (f *Fabric) Triggers(ctx context.Context) ([]trigger.Deployed, error) {
 				d.Spec.Enabled = false
 				f.log.Debug("trigger blocked", "trigger", row.ID, "owner", row.OwnerID, "reason", reason)
 			}
+			seen[row.ID] = true
 			out = append(out, d)
 		}
 		if len(rows) < p.Limit {
+			f.opened.keep(seen)
 			return out, nil
 		}
 		p.After = rows[len(rows)-1].ID
