@@ -55,10 +55,16 @@ type Config struct {
 	// DrainTimeout bounds how long a stopping or revoked partition waits
 	// for its batches in flight; default 10 s.
 	DrainTimeout time.Duration
-	CommitEvery  time.Duration // default 1 s
-	ScaleEvery   time.Duration // default 1 s
-	// HeartbeatInterval and FetchMaxWait of each trigger's consumer:
-	// what an idle trigger costs. Defaults 3 s and 5 s (Kafka's).
+	// TickEvery is the period of the one goroutine that commits finished
+	// offsets and applies the scaling rule for every trigger; default 1 s.
+	TickEvery time.Duration
+	// HeartbeatInterval and FetchMaxWait of each trigger's consumer are
+	// most of what an idle trigger costs: defaults 15 s (a third of the
+	// default 45 s session timeout, the longest Kafka advises; its client
+	// uses 3 s) and 30 s (Kafka's client: 0.5 s; franz-go's: 5 s). A
+	// long fetch wait costs no latency: the broker answers when records
+	// arrive. A long heartbeat interval delays noticing a rebalance, when
+	// an Octopus instance joins or leaves, by up to that interval.
 	HeartbeatInterval time.Duration
 	FetchMaxWait      time.Duration
 	GroupPrefix       string // consumer group of trigger ID is GroupPrefix+ID
@@ -76,17 +82,14 @@ func (c *Config) setDefaults() {
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = 10 * time.Second
 	}
-	if c.CommitEvery <= 0 {
-		c.CommitEvery = time.Second
-	}
-	if c.ScaleEvery <= 0 {
-		c.ScaleEvery = time.Second
+	if c.TickEvery <= 0 {
+		c.TickEvery = time.Second
 	}
 	if c.HeartbeatInterval <= 0 {
-		c.HeartbeatInterval = 3 * time.Second
+		c.HeartbeatInterval = 15 * time.Second
 	}
 	if c.FetchMaxWait <= 0 {
-		c.FetchMaxWait = 5 * time.Second
+		c.FetchMaxWait = 30 * time.Second
 	}
 	if c.GroupPrefix == "" {
 		c.GroupPrefix = DefaultGroupPrefix
@@ -177,6 +180,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(e.cfg.ReconcileEvery)
 	defer t.Stop()
+	tickCtx, stopTicks := context.WithCancel(ctx)
+	ticks := make(chan struct{})
+	go func() {
+		defer close(ticks)
+		e.ticks(tickCtx)
+	}()
+	defer func() { stopTicks(); <-ticks }()
 	for {
 		e.reconcile(ctx)
 		select {
@@ -185,6 +195,29 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		case <-e.notify:
+		}
+	}
+}
+
+// ticks runs every runner's tick each TickEvery until ctx ends.
+func (e *Engine) ticks(ctx context.Context) {
+	t := time.NewTicker(e.cfg.TickEvery)
+	defer t.Stop()
+	var rs []*runner
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e.mu.Lock()
+		rs = rs[:0]
+		for _, r := range e.runners {
+			rs = append(rs, r)
+		}
+		e.mu.Unlock()
+		for _, r := range rs {
+			r.tick()
 		}
 	}
 }
@@ -258,6 +291,7 @@ func stopRunners(rs []*runner) {
 type Running struct {
 	Version     int64 // of the spec it runs
 	Concurrency int   // the batches it may have in flight now
+	Partitions  int   // assigned to this instance
 }
 
 // Running returns the triggers running on this instance, by ID.
@@ -267,7 +301,10 @@ func (e *Engine) Running() map[string]Running {
 	out := make(map[string]Running, len(e.runners))
 	for id, r := range e.runners {
 		c, _ := r.limit.state()
-		out[id] = Running{Version: r.d.Version, Concurrency: c}
+		r.mu.Lock()
+		n := len(r.parts)
+		r.mu.Unlock()
+		out[id] = Running{Version: r.d.Version, Concurrency: c, Partitions: n}
 	}
 	return out
 }

@@ -103,7 +103,7 @@ func (s *source) get(id string) trigger.Deployed {
 
 // env is one test's event plane, admin client and engine.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	addr string
 	cl   *kgo.Client
@@ -113,7 +113,7 @@ type env struct {
 	tag  string // makes names unique on the shared Kafka
 }
 
-func newEnv(t *testing.T, addr string) *env {
+func newEnv(t testing.TB, addr string) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
@@ -147,7 +147,8 @@ func (e *env) createTopic(name string, parts int32) {
 
 // engineOpts tune an engine for tests: fast reconciling and commits.
 type engineOpts struct {
-	drain time.Duration
+	drain    time.Duration
+	defaults bool // the engine's own intervals, not the tests' fast ones
 }
 
 // startEngine runs an engine on the env's source until the returned stop
@@ -157,17 +158,21 @@ func (e *env) startEngine(o engineOpts) (*Engine, func()) {
 	if o.drain == 0 {
 		o.drain = 5 * time.Second
 	}
-	eng, err := New(Config{
+	cfg := Config{
 		Source:         e.src,
 		Kafka:          adminOpts(e.addr),
 		Invoker:        invoke.New(invoke.Config{AllowPrivate: true}),
 		ReconcileEvery: 200 * time.Millisecond,
 		DrainTimeout:   o.drain,
-		CommitEvery:    100 * time.Millisecond,
-		ScaleEvery:     200 * time.Millisecond,
+		TickEvery:      100 * time.Millisecond,
 		LogTopic:       e.name("invocations"),
 		Logger:         slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	if o.defaults {
+		cfg.ReconcileEvery, cfg.TickEvery = 0, 0
+		cfg.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	eng, err := New(cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -252,14 +257,14 @@ type call struct {
 // receiver is an HTTP endpoint that records calls and answers as answer
 // says (nil: 200). answer gets the number of the call, from 1.
 type receiver struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	mu     sync.Mutex
 	calls  []call
 	answer func(n int, c call, w http.ResponseWriter) bool // true: it answered
 }
 
-func newReceiver(t *testing.T, answer func(n int, c call, w http.ResponseWriter) bool) *receiver {
+func newReceiver(t testing.TB, answer func(n int, c call, w http.ResponseWriter) bool) *receiver {
 	rc := &receiver{t: t, answer: answer}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)

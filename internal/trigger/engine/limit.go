@@ -66,7 +66,7 @@ func (l *limiter) broadcastLocked() {
 	l.changed = make(chan struct{})
 }
 
-// Scaling rule, applied every ScaleEvery (default 1 s) to each running
+// Scaling rule, applied every TickEvery (default 1 s) to each running
 // trigger: the backlog B is the records of its assigned partitions that
 // are not finished (the fetch's high watermark minus the committable
 // offset, summed), and need = ceil(B / batch size), the batches it would

@@ -79,9 +79,32 @@ func (m *metrics) recordCounters(id string) recordCounters {
 		filtered: m.records.WithLabelValues(id, "filtered")}
 }
 
-func (m *metrics) concurrency(id string, n int) { m.conc.WithLabelValues(id).Set(float64(n)) }
-func (m *metrics) backlog(id string, n int64)   { m.backlogs.WithLabelValues(id).Set(float64(n)) }
-func (m *metrics) running(n int)                { m.runningG.Set(float64(n)) }
+// triggerGauges are one running trigger's gauges, looked up once and set
+// only when their value changes (ticks of idle triggers stay cheap).
+type triggerGauges struct {
+	conc, backlog prometheus.Gauge
+	lastConc      int
+	lastBacklog   int64
+}
+
+func (m *metrics) triggerGauges(id string) *triggerGauges {
+	return &triggerGauges{conc: m.conc.WithLabelValues(id), backlog: m.backlogs.WithLabelValues(id),
+		lastConc: -1, lastBacklog: -1}
+}
+
+// set is called by one goroutine at a time (the engine's tick).
+func (g *triggerGauges) set(conc int, backlog int64) {
+	if conc != g.lastConc {
+		g.conc.Set(float64(conc))
+		g.lastConc = conc
+	}
+	if backlog != g.lastBacklog {
+		g.backlog.Set(float64(backlog))
+		g.lastBacklog = backlog
+	}
+}
+
+func (m *metrics) running(n int) { m.runningG.Set(float64(n)) }
 
 // forget drops a stopped trigger's gauges (its counters stay: they count
 // what happened).

@@ -258,6 +258,7 @@ func (p *partition) dispatch(recs []trigger.Record) bool {
 			p.mu.Lock()
 			f.finished = true
 			p.mu.Unlock()
+			p.r.active.Store(true)
 		}
 		p.signal()
 	}()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -22,19 +23,19 @@ type topicPartition struct {
 
 // runner runs one trigger on this instance: a member of the trigger's
 // consumer group whose poll loop feeds one partition worker per assigned
-// partition, plus a committer and a scaler.
+// partition; the engine's tick commits and scales it.
 //
-// Concurrency: the poll loop, franz-go's rebalance callbacks, the
-// committer and the scaler share parts under mu. A partition is removed
-// from parts before it is stopped, so the poll loop never feeds a stopped
-// partition. Commits are serialized by commitMu.
+// Concurrency: the poll loop, franz-go's rebalance callbacks and the tick
+// share parts under mu. A partition is removed from parts before it is
+// stopped, so the poll loop never feeds a stopped partition. Commits are
+// issued under commitMu, at most one asynchronous one at a time.
 type runner struct {
 	e       *Engine
 	d       trigger.Deployed
 	log     *slog.Logger
 	metrics *metrics
 	counts  recordCounters
-	ctx     context.Context // ends the poll loop, committer and scaler
+	ctx     context.Context // ends the poll loop and ticks
 	cancel  context.CancelFunc
 	// work is the partitions' context: it outlives ctx so that stopping
 	// drains batches in flight (partition.stop) instead of cutting them off.
@@ -53,11 +54,16 @@ type runner struct {
 	mu    sync.Mutex
 	parts map[topicPartition]*partition
 
-	commitMu sync.Mutex
+	commitMu   sync.Mutex
+	committing atomic.Bool // an asynchronous commit is in flight
+	active     atomic.Bool // records polled or a batch finished since the last tick
+	below      int         // ticks the scaling rule has seen a smaller need; tick's own
+	gauges     *triggerGauges
 }
 
 func (e *Engine) newRunner(d trigger.Deployed) (*runner, error) {
-	r := &runner{e: e, d: d, metrics: e.metrics, counts: e.metrics.recordCounters(d.ID), done: make(chan struct{}),
+	r := &runner{e: e, d: d, metrics: e.metrics, counts: e.metrics.recordCounters(d.ID),
+		gauges: e.metrics.triggerGauges(d.ID), done: make(chan struct{}),
 		log:   e.log.With("trigger", d.ID),
 		limit: newLimiter(d.Spec.Concurrency.Min), queueHigh: max(2*d.Spec.BatchSize, 1000),
 		parts: make(map[topicPartition]*partition)}
@@ -90,6 +96,9 @@ func (e *Engine) newRunner(d trigger.Deployed) (*runner, error) {
 		kgo.OnPartitionsLost(r.lost),
 		kgo.HeartbeatInterval(e.cfg.HeartbeatInterval),
 		kgo.FetchMaxWait(e.cfg.FetchMaxWait),
+		// Above the fetch wait: a connection reaped as idle while its
+		// long poll waits costs a new SASL login (a PBKDF2) to replace.
+		kgo.ConnIdleTimeout(e.cfg.FetchMaxWait + time.Minute),
 		kgo.WithLogger(kgoLogger{r.log}),
 	}, e.cfg.Kafka...)
 	cl, err := kgo.NewClient(opts...)
@@ -104,7 +113,7 @@ func (e *Engine) newRunner(d trigger.Deployed) (*runner, error) {
 func (r *runner) start(parent context.Context) {
 	r.ctx, r.cancel = context.WithCancel(parent)
 	r.work, r.cancelWork = context.WithCancel(context.WithoutCancel(parent))
-	r.metrics.concurrency(r.d.ID, r.d.Spec.Concurrency.Min)
+	r.gauges.set(r.d.Spec.Concurrency.Min, 0)
 	go r.run()
 }
 
@@ -117,9 +126,6 @@ func (r *runner) stop() {
 
 func (r *runner) run() {
 	defer close(r.done)
-	var wg sync.WaitGroup
-	wg.Go(r.committer)
-	wg.Go(r.scaler)
 	for {
 		fs := r.cl.PollRecords(r.ctx, 10_000)
 		if r.ctx.Err() != nil {
@@ -138,6 +144,7 @@ func (r *runner) run() {
 			r.mu.Lock()
 			p := r.parts[topicPartition{fp.Topic, fp.Partition}]
 			r.mu.Unlock()
+			r.active.Store(true)
 			if p != nil && p.push(fp.Records, fp.HighWatermark) {
 				if pause == nil {
 					pause = map[string][]int32{}
@@ -149,7 +156,6 @@ func (r *runner) run() {
 			r.cl.PauseFetchPartitions(pause)
 		}
 	}
-	wg.Wait()
 	// Closing the client leaves the group; franz-go first calls revoked
 	// with every partition, which drains and commits them.
 	r.cl.Close()
@@ -214,6 +220,7 @@ func (r *runner) assigned(_ context.Context, _ *kgo.Client, m map[string][]int32
 			}
 			w := newPartition(r, t, p)
 			r.parts[tp] = w
+			r.active.Store(true)
 			go w.run()
 		}
 	}
@@ -279,27 +286,38 @@ func (r *runner) assignedParts() []*partition {
 	return out
 }
 
-// committer commits finished offsets every CommitEvery; revocation and
-// stopping commit too. A crash re-delivers at most what finished since the
-// last commit (at-least-once).
-func (r *runner) committer() {
-	t := time.NewTicker(r.e.cfg.CommitEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.ctx.Done():
-			return
-		case <-t.C:
-		}
-		r.commit(r.ctx, r.assignedParts())
+// tick is the runner's share of the engine's periodic work (one goroutine
+// for all triggers, so an idle trigger costs no wake-ups of its own): an
+// asynchronous commit of what finished since the last one — a crash
+// re-delivers at most that (at-least-once) — and the scaling rule.
+func (r *runner) tick() {
+	if r.ctx.Err() != nil {
+		return
 	}
+	// An idle trigger at rest — nothing polled or finished since the last
+	// tick, no backlog, at its minimum — has nothing to commit or scale.
+	cur, _ := r.limit.state()
+	if !r.active.Swap(false) && r.gauges.lastBacklog == 0 && cur == r.d.Spec.Concurrency.Min && r.below == 0 {
+		return
+	}
+	ps := r.assignedParts()
+	r.commitAsync(ps)
+	var backlog int64
+	for _, p := range ps {
+		backlog += p.lag()
+	}
+	s := &r.d.Spec
+	next := scale(backlog, s.BatchSize, cur, s.Concurrency.Min, s.Concurrency.Max, &r.below)
+	if next != cur {
+		r.limit.setLimit(next)
+		r.log.Debug("trigger concurrency", "from", cur, "to", next, "backlog", backlog)
+	}
+	r.gauges.set(next, backlog)
 }
 
-// commit commits the committable offset of each of ps that moved since its
-// last commit.
-func (r *runner) commit(ctx context.Context, ps []*partition) {
-	r.commitMu.Lock()
-	defer r.commitMu.Unlock()
+// offsetsToCommit returns the committable offsets of ps that moved since
+// their last commit.
+func offsetsToCommit(ps []*partition) (map[string]map[int32]kgo.EpochOffset, []*partition, []int64) {
 	offsets := map[string]map[int32]kgo.EpochOffset{}
 	var moved []*partition
 	var at []int64
@@ -317,59 +335,63 @@ func (r *runner) commit(ctx context.Context, ps []*partition) {
 		offsets[p.topic][p.part] = kgo.EpochOffset{Epoch: -1, Offset: c}
 		moved, at = append(moved, p), append(at, c)
 	}
-	if len(moved) == 0 {
+	return offsets, moved, at
+}
+
+// commitAsync issues a commit without waiting for it; at most one is in
+// flight per runner. commitMu orders it against revocation's sync commit.
+func (r *runner) commitAsync(ps []*partition) {
+	if !r.committing.CompareAndSwap(false, true) {
 		return
 	}
-	var failed error
-	r.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-		if err != nil {
-			failed = err
-			return
-		}
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+	offsets, moved, at := offsetsToCommit(ps)
+	if len(moved) == 0 {
+		r.committing.Store(false)
+		return
+	}
+	r.cl.CommitOffsets(r.ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		defer r.committing.Store(false)
+		r.committed(moved, at, resp, err)
+	})
+}
+
+// committed records a commit's outcome.
+func (r *runner) committed(moved []*partition, at []int64, resp *kmsg.OffsetCommitResponse, err error) bool {
+	if err == nil {
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
-				if e := kerr.ErrorForCode(p.ErrorCode); e != nil && failed == nil {
-					failed = e
+				if e := kerr.ErrorForCode(p.ErrorCode); e != nil && err == nil {
+					err = e
 				}
 			}
 		}
-	})
-	if failed != nil {
-		if ctx.Err() == nil {
-			r.log.Warn("trigger commit failed; will try again", "err", failed)
+	}
+	if err != nil {
+		if r.ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+			r.log.Warn("trigger commit failed; will try again", "err", err)
 		}
-		return
+		return false
 	}
 	for i, p := range moved {
 		p.mu.Lock()
-		p.committed = at[i]
+		p.committed = max(p.committed, at[i])
 		p.mu.Unlock()
 	}
+	return true
 }
 
-// scaler applies the scaling rule (limit.go) every ScaleEvery.
-func (r *runner) scaler() {
-	t := time.NewTicker(r.e.cfg.ScaleEvery)
-	defer t.Stop()
-	s := &r.d.Spec
-	below := 0
-	for {
-		select {
-		case <-r.ctx.Done():
-			return
-		case <-t.C:
-		}
-		var backlog int64
-		for _, p := range r.assignedParts() {
-			backlog += p.lag()
-		}
-		cur, _ := r.limit.state()
-		next := scale(backlog, s.BatchSize, cur, s.Concurrency.Min, s.Concurrency.Max, &below)
-		if next != cur {
-			r.limit.setLimit(next)
-			r.log.Debug("trigger concurrency", "from", cur, "to", next, "backlog", backlog)
-		}
-		r.metrics.concurrency(r.d.ID, next)
-		r.metrics.backlog(r.d.ID, backlog)
+// commit commits, and waits for, the committable offsets of ps that
+// moved since their last commit (revocation).
+func (r *runner) commit(ctx context.Context, ps []*partition) {
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+	offsets, moved, at := offsetsToCommit(ps)
+	if len(moved) == 0 {
+		return
 	}
+	r.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		r.committed(moved, at, resp, err)
+	})
 }
