@@ -11,6 +11,7 @@ import (
 	"github.com/octofabric/octopus/internal/auth/sasl"
 	"github.com/octofabric/octopus/internal/broker"
 	"github.com/octofabric/octopus/internal/broker/group"
+	plog "github.com/octofabric/octopus/internal/log"
 )
 
 // BrokerOptions changes SecureBroker's defaults.
@@ -37,6 +38,9 @@ type BrokerOptions struct {
 	// same ones is a restart, with its data and address.
 	DataDir string
 	Addr    string
+	// Fsync is the broker's fsync policy; the zero value is its default,
+	// always.
+	Fsync plog.FsyncPolicy
 }
 
 // Broker is an embedded broker serving one SASL_PLAINTEXT listener.
@@ -76,6 +80,7 @@ func SecureBroker(t testing.TB, o BrokerOptions) *Broker {
 	}
 	b, err := broker.New(broker.Config{
 		DataDir:           dir,
+		Fsync:             o.Fsync,
 		DefaultPartitions: o.DefaultPartitions,
 		AutoCreateTopics:  o.AutoCreateTopics,
 		Groups:            group.Config{InitialRebalanceDelay: -1},
