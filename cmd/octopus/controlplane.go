@@ -17,8 +17,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/octofabric/octopus/internal/api"
@@ -26,7 +28,10 @@ import (
 	"github.com/octofabric/octopus/internal/broker"
 	"github.com/octofabric/octopus/internal/fabric"
 	"github.com/octofabric/octopus/internal/identity"
+	"github.com/octofabric/octopus/internal/secretbox"
 	"github.com/octofabric/octopus/internal/store"
+	"github.com/octofabric/octopus/internal/trigger/engine"
+	"github.com/octofabric/octopus/internal/trigger/invoke"
 )
 
 // controlFlags configure the control plane (REST API under /api/v1).
@@ -38,6 +43,9 @@ type controlFlags struct {
 	oidcAudience       string
 	oidcCLIClientID    string
 	oidcCLIScopes      []string
+	secretKeyFile      string
+	triggers           bool
+	triggerPrivate     bool
 	introspectionURL   string
 	introspectionID    string
 	introspectionScope string
@@ -52,6 +60,9 @@ func addControlFlags(cmd *cobra.Command, f *controlFlags) {
 	fl.StringVar(&f.oidcAudience, "oidc-audience", "", "the audience such JWTs must carry")
 	fl.StringVar(&f.oidcCLIClientID, "oidc-cli-client-id", "", "a public client of --oidc-issuer for `octopus login`'s device-code flow (advertised by GET /api/v1/login)")
 	fl.StringSliceVar(&f.oidcCLIScopes, "oidc-cli-scopes", []string{"openid", "profile", "email", "offline_access"}, "scopes the device-code flow asks for")
+	fl.StringVar(&f.secretKeyFile, "secret-key-file", "", "the key that seals triggers' header values and signing secrets at rest (default DATA_DIR/secret.key, made on first start; $OCTOPUS_SECRET_KEY, base64, wins: give every instance on one database the same key)")
+	fl.BoolVar(&f.triggers, "triggers", true, "run the trigger engine on this instance (every instance that runs it shares the triggers' partitions)")
+	fl.BoolVar(&f.triggerPrivate, "trigger-allow-private", false, "let triggers call loopback, private and link-local addresses (off: such targets are refused, after DNS resolution)")
 	fl.StringVar(&f.introspectionURL, "introspection-url", "", "accept opaque bearer tokens checked at this RFC 7662 endpoint (e.g. Globus Auth); the client secret comes from $OCTOPUS_INTROSPECTION_CLIENT_SECRET")
 	fl.StringVar(&f.introspectionID, "introspection-client-id", "", "client id for --introspection-url")
 	fl.StringVar(&f.introspectionScope, "introspection-scope", "", "scope an introspected token must hold")
@@ -67,6 +78,7 @@ const controlUser = "octopus-control-plane"
 type controlPlane struct {
 	handler http.Handler
 	closers []func()
+	engine  *engine.Engine // nil unless --triggers
 }
 
 func (cp *controlPlane) Close() {
@@ -109,7 +121,7 @@ func embeddedControl(sc *broker.SecurityConfig, bound []listenerPlan) (disabled 
 // the Fabric: on the embedded broker through a loopback SASL listener of
 // its own (the control plane speaks only the Kafka protocol), or on the
 // external cluster of --kafka.
-func startControlPlane(ctx context.Context, f controlFlags, dataDir string, b *broker.Broker, bound []boundListener, caFile string, logger *slog.Logger) (*controlPlane, error) {
+func startControlPlane(ctx context.Context, f controlFlags, dataDir string, b *broker.Broker, bound []boundListener, caFile string, reg prometheus.Registerer, logger *slog.Logger) (*controlPlane, error) {
 	cp := &controlPlane{}
 	fail := func(err error) (*controlPlane, error) {
 		cp.Close()
@@ -152,7 +164,17 @@ func startControlPlane(ctx context.Context, f controlFlags, dataDir string, b *b
 		verifiers = append(verifiers, in)
 	}
 
-	fcfg := fabric.Config{Store: st, Logger: logger}
+	box, err := secretKey(f.secretKeyFile, dataDir)
+	if err != nil {
+		return fail(err)
+	}
+	fcfg := fabric.Config{Store: st, Logger: logger, Secrets: box, AllowPrivateTargets: f.triggerPrivate}
+	var eng atomic.Pointer[engine.Engine]
+	fcfg.TriggerChanged = func() {
+		if e := eng.Load(); e != nil {
+			e.Notify()
+		}
+	}
 	if f.kafka != "" {
 		k, err := externalKafka(f)
 		if err != nil {
@@ -171,7 +193,32 @@ func startControlPlane(ctx context.Context, f controlFlags, dataDir string, b *b
 		return fail(fmt.Errorf("control plane: %w", err))
 	}
 	cp.closers = append(cp.closers, fab.Close)
-	a, err := api.New(api.Config{Fabric: fab, Verifier: identity.Chain(verifiers...), Local: local, Login: login, Store: st, Logger: logger})
+	acfg := api.Config{Fabric: fab, Verifier: identity.Chain(verifiers...), Local: local, Login: login, Store: st, Logger: logger}
+	if f.triggers {
+		e, err := engine.New(engine.Config{
+			Source:     fab,
+			Kafka:      fab.KafkaOpts(),
+			Invoker:    invoke.New(invoke.Config{AllowPrivate: f.triggerPrivate}),
+			Registerer: reg,
+			Logger:     logger.With("component", "triggers"),
+		})
+		if err != nil {
+			return fail(fmt.Errorf("trigger engine: %w", err))
+		}
+		ectx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			e.Run(ectx)
+		}()
+		// Closed before the Fabric and the store, after the HTTP server:
+		// batches in flight drain and commit while the event plane lives.
+		cp.closers = append(cp.closers, func() { stop(); <-done })
+		eng.Store(e)
+		cp.engine = e
+		acfg.TriggerLogs = e
+	}
+	a, err := api.New(acfg)
 	if err != nil {
 		return fail(fmt.Errorf("control plane: %w", err))
 	}
@@ -321,4 +368,29 @@ func readProperties(path string) (map[string]string, error) {
 		props[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
 	return props, sc.Err()
+}
+
+// secretKey opens the key that seals trigger secrets: $OCTOPUS_SECRET_KEY
+// (base64), else --secret-key-file, else DATA_DIR/secret.key, made on first
+// start.
+func secretKey(file, dataDir string) (*secretbox.Box, error) {
+	if v := os.Getenv("OCTOPUS_SECRET_KEY"); v != "" {
+		box, err := secretbox.FromBase64(v)
+		if err != nil {
+			return nil, fmt.Errorf("$OCTOPUS_SECRET_KEY: %w", err)
+		}
+		return box, nil
+	}
+	if file != "" {
+		box, err := secretbox.Load(file)
+		if err != nil {
+			return nil, fmt.Errorf("--secret-key-file: %w", err)
+		}
+		return box, nil
+	}
+	box, err := secretbox.LoadOrCreate(filepath.Join(dataDir, "secret.key"))
+	if err != nil {
+		return nil, fmt.Errorf("trigger secret key: %w", err)
+	}
+	return box, nil
 }

@@ -50,15 +50,15 @@ func serveControlOnly(ctx context.Context, f serveFlags, logger *slog.Logger, st
 	if err != nil {
 		return fmt.Errorf("--http-listen: %w", err)
 	}
-	cp, err := startControlPlane(ctx, f.ctl, f.dataDir, nil, nil, "", logger)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cp, err := startControlPlane(ctx, f.ctl, f.dataDir, nil, nil, "", reg, logger)
 	if err != nil {
 		hln.Close()
 		return err
 	}
 	defer cp.Close()
 	var ready atomic.Bool
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	hs := &http.Server{Handler: newHTTPMux(reg, &ready, cp.handler, f.pprof), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() {

@@ -178,25 +178,29 @@ func serve(ctx context.Context, f serveFlags) error {
 		return fail(err)
 	}
 	apiHandler := disabledAPI(ctlDisabled)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	closeCP := func() {}
 	if ctlDisabled == "" {
 		caFile := ""
 		if auto != nil {
 			caFile, _ = filepath.Abs(auto.CACert)
 		}
-		cp, err := startControlPlane(ctx, f.ctl, f.dataDir, b, bound, caFile, logger)
+		cp, err := startControlPlane(ctx, f.ctl, f.dataDir, b, bound, caFile, reg, logger)
 		if err != nil {
 			hln.Close()
 			return fail(err)
 		}
-		defer cp.Close()
+		// Closed before the broker (below), so that triggers drain and
+		// commit while it still serves; the defer covers early returns.
+		closeCP = cp.Close
+		defer func() { closeCP() }()
 		apiHandler = cp.handler
 	} else {
 		logger.Info("control plane off", "reason", ctlDisabled)
 	}
 
 	var ready atomic.Bool
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := b.Metrics().Register(reg); err != nil {
 		hln.Close()
 		return fail(err)
@@ -222,6 +226,8 @@ func serve(ctx context.Context, f serveFlags) error {
 		"start_ms", float64(time.Since(started).Microseconds())/1000)
 
 	runErr := runUntilStopped(ctx, logger, errc, &ready, hs)
+	closeCP()
+	closeCP = func() {}
 	if err := b.Close(); err != nil {
 		logger.Error("closing logs", "err", err)
 		return err

@@ -344,6 +344,17 @@ func adminMechanism(k KafkaConfig) sasl.Mechanism {
 	return scram.Auth{User: k.User, Pass: k.Password}.AsSha512Mechanism()
 }
 
+// KafkaOpts are the franz-go options that reach the event plane as the
+// Fabric does — seed brokers, TLS and the administrator's SASL login — for
+// the control plane's other Kafka clients (the trigger engine).
+func (f *Fabric) KafkaOpts() []kgo.Opt {
+	opts := append([]kgo.Opt(nil), f.dialer...)
+	if strings.HasPrefix(f.cfg.Kafka.SecurityProtocol, "SASL_") {
+		opts = append(opts, kgo.SASL(adminMechanism(f.cfg.Kafka)))
+	}
+	return opts
+}
+
 // Close closes the connections to the event plane (not the store).
 func (f *Fabric) Close() { f.kcl.Close() }
 
