@@ -1,9 +1,10 @@
 package main
 
-// The client commands (login, whoami, user, key, topic, produce, consume)
-// are clients of the REST API through the public SDK, pkg/client: one file
-// per command group. This file holds what they share: the --server,
-// --token and -o flags, the saved credentials, output and exit codes.
+// The client commands (login, whoami, user, key, topic, trigger, produce,
+// consume) are clients of the REST API through the public SDK, pkg/client:
+// one file per command group. This file holds what they share: the
+// --server, --token and -o flags, the saved credentials, output and exit
+// codes.
 
 import (
 	"context"

@@ -7,6 +7,7 @@ package controlplane
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/octofabric/octopus/internal/api"
 	"github.com/octofabric/octopus/internal/fabric"
 	"github.com/octofabric/octopus/internal/identity"
+	"github.com/octofabric/octopus/internal/secretbox"
 	"github.com/octofabric/octopus/internal/store"
 	"github.com/octofabric/octopus/internal/testenv"
 )
@@ -60,11 +62,18 @@ func ControlPlane(t testing.TB) *Stack {
 		t.Fatal(err)
 	}
 	s.AdminToken = strings.TrimSpace(string(tok))
+	key := make([]byte, 32)
+	rand.Read(key)
+	box, err := secretbox.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.Fabric, err = fabric.New(fabric.Config{
-		Store:  st,
-		Kafka:  fabric.KafkaConfig{Bootstrap: []string{s.Broker.Addr}, User: s.Broker.AdminUser, Password: s.Broker.AdminPassword},
-		Wait:   20 * time.Second,
-		Logger: quiet,
+		Store:   st,
+		Secrets: box,
+		Kafka:   fabric.KafkaConfig{Bootstrap: []string{s.Broker.Addr}, User: s.Broker.AdminUser, Password: s.Broker.AdminPassword},
+		Wait:    20 * time.Second,
+		Logger:  quiet,
 	})
 	if err != nil {
 		t.Fatalf("fabric.New: %v", err)
