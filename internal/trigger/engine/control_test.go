@@ -70,7 +70,8 @@ func TestRetryAfterAndHang(t *testing.T) {
 
 // TestPauseResumeUpdate: a paused trigger calls nothing; resumed, it
 // delivers what was produced meanwhile and nothing twice; an update (new
-// version) restarts it where it was, with the new filter.
+// version) restarts it where it was, with the new filter; deleted, it
+// stops and its consumer group is deleted.
 func TestPauseResumeUpdate(t *testing.T) {
 	eachPlane(t, func(t *testing.T, addr string) {
 		e := newEnv(t, addr)
@@ -119,6 +120,21 @@ func TestPauseResumeUpdate(t *testing.T) {
 		slices.Sort(got)
 		if want := append(seq(0, 20), 20, 22, 24, 26, 28); !slices.Equal(got, want) {
 			t.Fatalf("after the update delivered %v, want %v", got, want)
+		}
+
+		// Deleted, the trigger stops and its consumer group goes.
+		e.src.remove(d.ID)
+		group := DefaultGroupPrefix + d.ID
+		eventually(t, 20*time.Second, "the deleted trigger's group gone", func() bool {
+			gs, err := e.adm.ListGroups(e.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, ok := gs[group]
+			return !ok
+		})
+		if _, ok := eng.Running()[d.ID]; ok {
+			t.Fatal("a deleted trigger still runs")
 		}
 	})
 }

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/octofabric/octopus/internal/trigger"
@@ -131,6 +133,8 @@ type Engine struct {
 	invlog  *invocationLog
 	notify  chan struct{}
 
+	known map[string]bool // trigger IDs the last reconcile read; Run's own
+
 	mu      sync.Mutex
 	runners map[string]*runner // by trigger ID; owned by Run
 }
@@ -232,11 +236,20 @@ func (e *Engine) reconcile(ctx context.Context) {
 		return
 	}
 	want := make(map[string]trigger.Deployed, len(ds))
+	present := make(map[string]bool, len(ds))
 	for _, d := range ds {
+		present[d.ID] = true
 		if d.Spec.Enabled {
 			want[d.ID] = d
 		}
 	}
+	var deleted []string
+	for id := range e.known {
+		if !present[id] {
+			deleted = append(deleted, id)
+		}
+	}
+	e.known = present
 	e.mu.Lock()
 	var stop []*runner
 	for id, r := range e.runners {
@@ -247,6 +260,7 @@ func (e *Engine) reconcile(ctx context.Context) {
 	}
 	e.mu.Unlock()
 	stopRunners(stop)
+	e.deleteGroups(ctx, deleted)
 	for id, d := range want {
 		e.mu.Lock()
 		_, running := e.runners[id]
@@ -266,6 +280,32 @@ func (e *Engine) reconcile(ctx context.Context) {
 		e.log.Info("trigger running", "trigger", id, "name", d.Spec.Name, "version", d.Version)
 	}
 	e.metrics.running(len(want))
+}
+
+// deleteGroups deletes the consumer groups of deleted triggers, now that
+// this instance left them. Another instance may still be a member: its own
+// attempt, when it stops the trigger, succeeds instead. A trigger deleted
+// while no instance ran leaves its group (committed offsets only).
+func (e *Engine) deleteGroups(ctx context.Context, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	groups := make([]string, len(ids))
+	for i, id := range ids {
+		groups[i] = e.cfg.GroupPrefix + id
+	}
+	rs, err := kadm.NewClient(e.prod).DeleteGroups(ctx, groups...)
+	if err != nil {
+		e.log.Debug("deleting the groups of deleted triggers", "groups", groups, "err", err)
+		return
+	}
+	for g, r := range rs {
+		if r.Err == nil {
+			e.log.Info("deleted the consumer group of a deleted trigger", "group", g)
+		} else if !errors.Is(r.Err, kerr.GroupIDNotFound) && !errors.Is(r.Err, kerr.NonEmptyGroup) {
+			e.log.Warn("deleting the consumer group of a deleted trigger", "group", g, "err", r.Err)
+		}
+	}
 }
 
 func (e *Engine) stopAll() {

@@ -217,3 +217,31 @@ func (e *env) consume(topic string, n int) []*kgo.Record {
 	}
 	return out
 }
+
+// TestLongBacklog: a backlog far longer than a partition's queue limit
+// (which pauses fetching) is delivered whole, in order, and committed to
+// the end, on two partitions at once.
+func TestLongBacklog(t *testing.T) {
+	eachPlane(t, func(t *testing.T, addr string) {
+		e := newEnv(t, addr)
+		topic := e.name("backlog")
+		e.createTopic(topic, 2)
+		const n = 20_000
+		e.produce(topic, events(0, n, func(int) string { return "x" })...)
+		rc := newReceiver(t, nil)
+		d := deployed(e.name("backlog"), rc.srv.URL, topic)
+		d.Spec.BatchSize = 50 // a queue limit of 1,000 records
+		e.src.put(d)
+		e.startEngine(engineOpts{})
+		ends := e.ends(topic)
+		eventually(t, 60*time.Second, "the backlog committed to the end", func() bool {
+			c := e.committed(DefaultGroupPrefix+d.ID, topic)
+			return c[0] == ends[0] && c[1] == ends[1]
+		})
+		got := numbers(rc.records())
+		if len(got) != n {
+			t.Fatalf("%d records delivered, want %d", len(got), n)
+		}
+		checkOrder(t, rc.records())
+	})
+}

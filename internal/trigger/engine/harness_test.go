@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
@@ -93,6 +94,12 @@ func (s *source) setEnabled(id string, on bool) {
 	d := s.get(id)
 	d.Spec.Enabled = on
 	s.put(d)
+}
+
+func (s *source) remove(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.ds, id)
 }
 
 func (s *source) get(id string) trigger.Deployed {
@@ -199,10 +206,14 @@ func (e *env) produce(topic string, recs ...*kgo.Record) {
 	}
 }
 
-// committed returns the group's committed offsets of topic by partition.
+// committed returns the group's committed offsets of topic by partition
+// (none while its coordinator is not ready).
 func (e *env) committed(group, topic string) map[int32]int64 {
 	e.t.Helper()
 	os, err := e.adm.FetchOffsets(e.ctx, group)
+	if kerr.IsRetriable(err) {
+		return map[int32]int64{} // a group just created: callers poll
+	}
 	if err != nil {
 		e.t.Fatalf("fetch offsets: %v", err)
 	}

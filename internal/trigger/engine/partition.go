@@ -21,7 +21,7 @@ import (
 // the runner commits, so delivery is at-least-once and has no gaps.
 //
 // Concurrency: the poll loop (push), the worker goroutine (run), the
-// batches' goroutines and the committer share the fields under mu; no
+// batches' goroutines and the engine's tick share the fields under mu; no
 // other lock is taken while holding it.
 type partition struct {
 	r       *runner
@@ -65,32 +65,35 @@ func (p *partition) signal() {
 	}
 }
 
-// push queues polled records; it never blocks. It reports whether the
-// queue is now long enough that fetching should pause.
-func (p *partition) push(recs []*kgo.Record, hwm int64) (pause bool) {
+// push queues polled records; it never blocks (the poll loop waits for
+// room before polling: runner.waitRoom).
+func (p *partition) push(recs []*kgo.Record, hwm int64) {
 	p.mu.Lock()
 	p.queue = append(p.queue, recs...)
 	if hwm >= 0 {
 		p.hwm = hwm
 	}
-	if !p.paused && len(p.queue) >= p.r.queueHigh {
-		p.paused, pause = true, true
-	}
 	p.mu.Unlock()
 	p.signal()
-	return pause
 }
 
-// take returns the queued records and whether fetching, paused by push,
-// should resume.
-func (p *partition) take() (recs []*kgo.Record, resume bool) {
+// full reports whether the queue has reached the runner's limit.
+func (p *partition) full() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	recs, p.queue = p.queue, nil
-	if p.paused {
-		p.paused, resume = false, true
+	return len(p.queue) >= p.r.queueHigh
+}
+
+// take returns the queued records; taking a full queue makes room.
+func (p *partition) take() []*kgo.Record {
+	p.mu.Lock()
+	recs := p.queue
+	p.queue = nil
+	p.mu.Unlock()
+	if len(recs) >= p.r.queueHigh {
+		p.r.roomMade()
 	}
-	return recs, resume
+	return recs
 }
 
 // committable returns the offset to commit: everything below it is
@@ -182,11 +185,7 @@ func (p *partition) run() {
 			continue
 		case <-p.wake:
 		}
-		recs, resume := p.take()
-		if resume {
-			p.r.resume(p.topic, p.part)
-		}
-		for _, kr := range recs {
+		for _, kr := range p.take() {
 			matched := p.r.matches(kr)
 			p.mu.Lock()
 			p.next = kr.Offset + 1

@@ -47,12 +47,13 @@ type runner struct {
 	flt     *filter.Filter // nil: every record matches
 	handler trigger.Handler
 	limit   *limiter
-	// queueHigh is the queued-record count of a partition at which its
-	// fetching pauses (resumed when the worker takes the queue).
+	// queueHigh is the queued-record count of a partition at which the
+	// poll loop stops polling until the worker takes the queue.
 	queueHigh int
 
 	mu    sync.Mutex
 	parts map[topicPartition]*partition
+	room  chan struct{} // 1-buffered: a full queue was taken, or partitions went
 
 	commitMu   sync.Mutex
 	committing atomic.Bool // an asynchronous commit is in flight
@@ -66,7 +67,7 @@ func (e *Engine) newRunner(d trigger.Deployed) (*runner, error) {
 		gauges: e.metrics.triggerGauges(d.ID), done: make(chan struct{}),
 		log:   e.log.With("trigger", d.ID),
 		limit: newLimiter(d.Spec.Concurrency.Min), queueHigh: max(2*d.Spec.BatchSize, 1000),
-		parts: make(map[topicPartition]*partition)}
+		parts: make(map[topicPartition]*partition), room: make(chan struct{}, 1)}
 	if len(d.Spec.Filter) > 0 {
 		f, err := filter.Compile(d.Spec.Filter)
 		if err != nil {
@@ -127,6 +128,9 @@ func (r *runner) stop() {
 func (r *runner) run() {
 	defer close(r.done)
 	for {
+		if !r.waitRoom() {
+			break
+		}
 		fs := r.cl.PollRecords(r.ctx, 10_000)
 		if r.ctx.Err() != nil {
 			break
@@ -136,7 +140,6 @@ func (r *runner) run() {
 				r.log.Warn("trigger fetch", "topic", topic, "partition", part, "err", err)
 			}
 		})
-		var pause map[string][]int32
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 			if len(fp.Records) == 0 {
 				return
@@ -145,16 +148,10 @@ func (r *runner) run() {
 			p := r.parts[topicPartition{fp.Topic, fp.Partition}]
 			r.mu.Unlock()
 			r.active.Store(true)
-			if p != nil && p.push(fp.Records, fp.HighWatermark) {
-				if pause == nil {
-					pause = map[string][]int32{}
-				}
-				pause[fp.Topic] = append(pause[fp.Topic], fp.Partition)
+			if p != nil {
+				p.push(fp.Records, fp.HighWatermark)
 			}
 		})
-		if pause != nil {
-			r.cl.PauseFetchPartitions(pause)
-		}
 	}
 	// Closing the client leaves the group; franz-go first calls revoked
 	// with every partition, which drains and commits them.
@@ -164,9 +161,39 @@ func (r *runner) run() {
 	r.metrics.forget(r.d.ID)
 }
 
-// resume lets a partition paused by its long queue fetch again.
-func (r *runner) resume(topic string, part int32) {
-	r.cl.ResumeFetchPartitions(map[string][]int32{topic: {part}})
+// waitRoom waits until no partition's queue is full, so that memory stays
+// bounded: while the poll loop waits, franz-go holds at most one fetch per
+// broker and fetches no more. A partition that cannot keep up thus slows
+// the trigger's other partitions on this instance too, which keeps
+// fetching simple (pausing single partitions would leave a resumed one
+// waiting for another partition's long poll, up to FetchMaxWait). It
+// returns false when the runner stops.
+func (r *runner) waitRoom() bool {
+	for {
+		full := false
+		for _, p := range r.assignedParts() {
+			if p.full() {
+				full = true
+				break
+			}
+		}
+		if !full {
+			return true
+		}
+		select {
+		case <-r.room:
+		case <-r.ctx.Done():
+			return false
+		}
+	}
+}
+
+// roomMade wakes the poll loop if it waits for room.
+func (r *runner) roomMade() {
+	select {
+	case r.room <- struct{}{}:
+	default:
+	}
 }
 
 // matches applies the trigger's filter to a record.
@@ -246,6 +273,7 @@ func (r *runner) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 
 // take removes the named partitions (nil: all) from parts and returns them.
 func (r *runner) take(m map[string][]int32) []*partition {
+	defer r.roomMade() // a full queue may have gone with them
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*partition
@@ -342,6 +370,7 @@ func offsetsToCommit(ps []*partition) (map[string]map[int32]kgo.EpochOffset, []*
 // flight per runner. commitMu orders it against revocation's sync commit.
 func (r *runner) commitAsync(ps []*partition) {
 	if !r.committing.CompareAndSwap(false, true) {
+		r.active.Store(true) // not idle: this tick's offsets wait for the next
 		return
 	}
 	r.commitMu.Lock()
@@ -354,6 +383,9 @@ func (r *runner) commitAsync(ps []*partition) {
 	r.cl.CommitOffsets(r.ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		defer r.committing.Store(false)
 		r.committed(moved, at, resp, err)
+		// The next tick looks again: a failed commit is retried, and an
+		// offset that moved meanwhile is committed.
+		r.active.Store(true)
 	})
 }
 
