@@ -114,16 +114,23 @@ func TestServeControlPlane(t *testing.T) {
 func TestServeControlPlaneOnKafka(t *testing.T) {
 	kafka := startSecureKafka(t)
 	dir := t.TempDir()
+	c := startChild(t, dir, "--kafka", kafka, "--kafka-command-config", kafkaAdminProperties(t, dir))
+	// Names unique per run: Kafka outlives the test's store.
+	tag := fmt.Sprint(time.Now().UnixNano() % 1e9)
+	serveStory(t, c, dir, "alice"+tag, "bob"+tag)
+}
+
+// kafkaAdminProperties writes the secured Kafka's administrator settings,
+// in the Java client's properties form, for --kafka-command-config.
+func kafkaAdminProperties(t *testing.T, dir string) string {
+	t.Helper()
 	cfg := filepath.Join(dir, "kafka-admin.properties")
 	props := "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n" +
 		"sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"" + secAdminPassword + "\";\n"
 	if err := os.WriteFile(cfg, []byte(props), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := startChild(t, dir, "--kafka", kafka, "--kafka-command-config", cfg)
-	// Names unique per run: Kafka outlives the test's store.
-	tag := fmt.Sprint(time.Now().UnixNano() % 1e9)
-	serveStory(t, c, dir, "alice"+tag, "bob"+tag)
+	return cfg
 }
 
 func serveStory(t *testing.T, c *child, dir, nameA, nameB string) {

@@ -132,13 +132,7 @@ func TestServeTriggers(t *testing.T) {
 func TestServeTriggersOnKafka(t *testing.T) {
 	kafka := startSecureKafka(t)
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "kafka-admin.properties")
-	props := "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n" +
-		"sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"" + secAdminPassword + "\";\n"
-	if err := os.WriteFile(cfg, []byte(props), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c := startChild(t, dir, "--kafka", kafka, "--kafka-command-config", cfg, "--trigger-allow-private")
+	c := startChild(t, dir, "--kafka", kafka, "--kafka-command-config", kafkaAdminProperties(t, dir), "--trigger-allow-private")
 	triggerStory(t, c, dir, newHook(t))
 }
 
