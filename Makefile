@@ -2,8 +2,9 @@
 #
 #   make test         the whole suite on a fresh machine: test dependencies
 #                     (kcat, Apache Kafka), every package with -race (summary:
-#                     gotestsum's DONE line), then every fuzz target for
-#                     FUZZTIME each
+#                     gotestsum's DONE line), the tests that need the race
+#                     detector off (files *_norace_test.go), then every fuzz
+#                     target for FUZZTIME each
 #   make kafka        install Apache Kafka (the tests' oracle) from Maven jars
 #   make build        build ./bin/octopus
 #   make serve        run the broker from source (SERVE_ARGS=... to add flags)
@@ -23,14 +24,14 @@ FUZZTIME ?= 10s
 BIN ?= bin/octopus
 SERVE_ARGS ?=
 
-.PHONY: all build test test-deps kafka test-go fuzz serve crash100 bench-smoke lint
+.PHONY: all build test test-deps kafka test-go test-norace fuzz serve crash100 bench-smoke lint
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/octopus
 
-test: test-deps kafka test-go fuzz
+test: test-deps kafka test-go test-norace fuzz
 
 test-deps:
 	bash scripts/install-test-deps.sh
@@ -43,6 +44,14 @@ kafka:
 
 test-go:
 	$(GO) run $(GOTESTSUM) --format $(GOTESTSUM_FORMAT) -- -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# test-norace: tests built only without -race (//go:build !race in a
+# *_norace_test.go file), such as allocation counts, which sync.Pool makes
+# meaningless under the race detector.
+test-norace:
+	@tests=$$(grep -ho --include='*_norace_test.go' -r '^func Test[A-Za-z0-9_]*' . | sed 's/^func //' | sort -u | paste -sd'|'); \
+	if [ -z "$$tests" ]; then echo "test-norace: none"; else \
+		echo "test-norace: $$tests"; $(GO) test -count=1 -run "^($$tests)$$" ./... | grep -v -e 'no tests to run' -e 'no test files'; fi
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh

@@ -105,7 +105,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	rw.SetConnMaxLifetime(0)
 	// The writer connects first: it switches the file to WAL, which the
 	// read-only connections cannot.
-	if err := rw.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, rw); err != nil {
 		rw.Close()
 		return nil, fmt.Errorf("store: sqlite %s: %w", abs, err)
 	}
@@ -119,6 +119,29 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	s := &Store{d: sqliteDialect, rw: rw, ro: ro, target: abs}
 	s.ops = ops{w: rw, r: ro, d: s.d, now: time.Now}
 	return s, nil
+}
+
+// pingSQLite opens the writer's connection. Switching a new file to WAL
+// needs an exclusive lock and SQLite answers SQLITE_BUSY at once, without
+// its busy handler, while another process (or Store) holds one — as when
+// instances start together on a new file — so that is retried for as long
+// as busy_timeout would wait.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	wait := 5 * time.Millisecond
+	for {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
 
 // createFile creates the database file with mode 0600 (it holds token
