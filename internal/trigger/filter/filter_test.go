@@ -250,4 +250,3 @@ func TestConcurrentMatch(t *testing.T) {
 	}
 	wg.Wait()
 }
-
