@@ -197,8 +197,8 @@ func triggerStory(t *testing.T, c *child, dir string, h *hook) *taskStory {
 	// The contract's request, with the receiver's URL.
 	req := map[string]any{
 		"name": "failed-tasks", "topic": topic.Name,
-		"filter": json.RawMessage(`[{"value": {"status": ["failed"], "attempt": [{"numeric": [">=", 2]}]}}]`),
-		"action": map[string]any{"url": h.srv.URL + "/hook", "headers": map[string]string{"X-Team": "beamline"}},
+		"filter":     json.RawMessage(`[{"value": {"status": ["failed"], "attempt": [{"numeric": [">=", 2]}]}}]`),
+		"action":     map[string]any{"url": h.srv.URL + "/hook", "headers": map[string]string{"X-Team": "beamline"}},
 		"batch_size": 10, "batch_window_ms": 0, "start": "earliest",
 	}
 	var tr struct {
