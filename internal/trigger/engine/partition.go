@@ -36,7 +36,6 @@ type partition struct {
 
 	mu        sync.Mutex
 	queue     []*kgo.Record // polled, not yet looked at by the worker
-	paused    bool          // fetching paused because queue is long
 	next      int64         // offset after the last record the worker took; -1 before any
 	cutFirst  int64         // first offset of the batch being cut; -1 if none
 	flights   []*flight     // dispatched batches in offset order, finished ones popped from the front
