@@ -3,23 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/octofabric/octopus/internal/api"
-	"github.com/octofabric/octopus/internal/fabric"
-	"github.com/octofabric/octopus/internal/identity"
-	"github.com/octofabric/octopus/internal/secretbox"
 	"github.com/octofabric/octopus/internal/testenv/controlplane"
 	"github.com/octofabric/octopus/internal/trigger"
 	"github.com/octofabric/octopus/pkg/client"
@@ -128,36 +120,12 @@ func TestTriggerRequestFromFlags(t *testing.T) {
 // invocation log) and returns its URL and a user's token.
 func cliServer(t *testing.T) (string, string) {
 	t.Helper()
-	s := controlplane.ControlPlane(t)
-	key := make([]byte, secretbox.KeySize)
-	rand.Read(key)
-	box, err := secretbox.New(key)
+	s := controlplane.ControlPlaneWithLogs(t, oneInvocation{})
+	u, err := client.New(s.URL, s.AdminToken).CreateUser(context.Background(), client.UserRequest{Name: "carol"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := fabric.New(fabric.Config{
-		Store:   s.Store,
-		Kafka:   fabric.KafkaConfig{Bootstrap: []string{s.Broker.Addr}, User: s.Broker.AdminUser, Password: s.Broker.AdminPassword},
-		Wait:    20 * time.Second,
-		Logger:  slog.New(slog.DiscardHandler),
-		Secrets: box,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.Close)
-	a, err := api.New(api.Config{Fabric: f, Verifier: identity.Chain(s.Local), Local: s.Local, Store: s.Store,
-		Logger: slog.New(slog.DiscardHandler), TriggerLogs: oneInvocation{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
-	u, err := client.New(srv.URL, s.AdminToken).CreateUser(context.Background(), client.UserRequest{Name: "carol"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv.URL, u.Token
+	return s.URL, u.Token
 }
 
 type oneInvocation struct{}

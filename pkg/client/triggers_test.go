@@ -2,21 +2,14 @@ package client_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/octofabric/octopus/internal/api"
-	"github.com/octofabric/octopus/internal/fabric"
-	"github.com/octofabric/octopus/internal/identity"
-	"github.com/octofabric/octopus/internal/secretbox"
 	"github.com/octofabric/octopus/internal/testenv/controlplane"
 	"github.com/octofabric/octopus/internal/trigger"
 	"github.com/octofabric/octopus/pkg/client"
@@ -36,43 +29,12 @@ func (l *logReader) Logs(_ context.Context, id string, q trigger.LogQuery) ([]tr
 	return []trigger.Invocation{{Trigger: id, Status: trigger.StatusFailed, HTTPStatus: 503, Attempt: 2, Records: 4}}, nil
 }
 
-// triggerServer serves the API of s with a secret key and an invocation
-// log: what `octopus serve` runs with triggers on.
-func triggerServer(t *testing.T, s *controlplane.Stack, logs trigger.LogReader) string {
-	t.Helper()
-	key := make([]byte, secretbox.KeySize)
-	rand.Read(key)
-	box, err := secretbox.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := fabric.New(fabric.Config{
-		Store:   s.Store,
-		Kafka:   fabric.KafkaConfig{Bootstrap: []string{s.Broker.Addr}, User: s.Broker.AdminUser, Password: s.Broker.AdminPassword},
-		Wait:    20 * time.Second,
-		Logger:  slog.New(slog.DiscardHandler),
-		Secrets: box,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.Close)
-	a, err := api.New(api.Config{Fabric: f, Verifier: identity.Chain(s.Local), Local: s.Local, Store: s.Store,
-		Logger: slog.New(slog.DiscardHandler), TriggerLogs: logs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
 // TestClientTriggers drives every trigger method of the SDK.
 func TestClientTriggers(t *testing.T) {
 	ctx := ctxT(t)
-	s := controlplane.ControlPlane(t)
 	logs := &logReader{}
-	url := triggerServer(t, s, logs)
+	s := controlplane.ControlPlaneWithLogs(t, logs)
+	url := s.URL
 	admin := client.New(url, s.AdminToken)
 	u, err := admin.CreateUser(ctx, client.UserRequest{Name: "alice"})
 	if err != nil {

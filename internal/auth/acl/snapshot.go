@@ -72,16 +72,7 @@ func compareBindings(x, y Binding) int {
 	if c := cmp.Compare(x.Name, y.Name); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(x.Principal, y.Principal); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(x.Host, y.Host); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(x.Operation, y.Operation); c != 0 {
-		return c
-	}
-	return cmp.Compare(x.Permission, y.Permission)
+	return compareEntry(entryOf(x), entryOf(y))
 }
 
 // compareByPrincipal orders the principal index's input.

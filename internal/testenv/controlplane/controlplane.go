@@ -22,6 +22,7 @@ import (
 	"github.com/octofabric/octopus/internal/secretbox"
 	"github.com/octofabric/octopus/internal/store"
 	"github.com/octofabric/octopus/internal/testenv"
+	"github.com/octofabric/octopus/internal/trigger"
 )
 
 // Stack is one control plane served over HTTP.
@@ -39,8 +40,17 @@ type Stack struct {
 // ControlPlane starts a testenv.SecureBroker, a SQLite store in a
 // temporary directory, the built-in token issuer (identity.Local, with
 // EnsureAdmin), a Fabric on the broker as admin and the API behind an
-// httptest.Server, all stopped when t ends. Logs are discarded.
+// httptest.Server, all stopped when t ends. Logs are discarded. The
+// Fabric has a secret key, so trigger routes work; GET
+// /triggers/{id}/logs answers 503 (see ControlPlaneWithLogs).
 func ControlPlane(t testing.TB) *Stack {
+	t.Helper()
+	return ControlPlaneWithLogs(t, nil)
+}
+
+// ControlPlaneWithLogs is ControlPlane with an invocation log behind GET
+// /api/v1/triggers/{id}/logs, as `octopus serve` has with its engine.
+func ControlPlaneWithLogs(t testing.TB, logs trigger.LogReader) *Stack {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	s := &Stack{Broker: testenv.SecureBroker(t, testenv.BrokerOptions{FailedAuthDelay: 5 * time.Millisecond})}
@@ -62,7 +72,7 @@ func ControlPlane(t testing.TB) *Stack {
 		t.Fatal(err)
 	}
 	s.AdminToken = strings.TrimSpace(string(tok))
-	key := make([]byte, 32)
+	key := make([]byte, secretbox.KeySize)
 	rand.Read(key)
 	box, err := secretbox.New(key)
 	if err != nil {
@@ -79,7 +89,8 @@ func ControlPlane(t testing.TB) *Stack {
 		t.Fatalf("fabric.New: %v", err)
 	}
 	t.Cleanup(s.Fabric.Close)
-	s.API, err = api.New(api.Config{Fabric: s.Fabric, Verifier: identity.Chain(s.Local), Local: s.Local, Store: st, Logger: quiet})
+	s.API, err = api.New(api.Config{Fabric: s.Fabric, Verifier: identity.Chain(s.Local), Local: s.Local, Store: st,
+		Logger: quiet, TriggerLogs: logs})
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}
